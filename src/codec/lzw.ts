@@ -180,7 +180,7 @@ export function lzwDecompress(input: Uint8Array, maxOutputBytes: number): Uint8A
     throw new RangeError(`Invalid maxOutputBytes: ${maxOutputBytes}`);
   }
   const n = input.length;
-  let out = new Uint8Array(Math.min(maxOutputBytes, Math.max(64, n * 4)));
+  let out: Uint8Array = new Uint8Array(Math.min(maxOutputBytes, Math.max(64, n * 4)));
   let o = 0;
   let pos = 0;
   let bits = 0;

@@ -10,7 +10,12 @@
  */
 
 import { DecodeError } from "./errors.ts";
-import { MsgpackReader, MsgpackWriter, readStruct } from "./msgpack.ts";
+import {
+  keyBytes,
+  MsgpackReader,
+  MsgpackWriter,
+  readStruct,
+} from "./msgpack.ts";
 
 /** memberlist's message type bytes (SPEC §2.1). */
 export const MessageType = {
@@ -156,6 +161,31 @@ export interface Compress {
   buf: Uint8Array;
 }
 
+// Struct keys, pre-encoded once.
+const K = {
+  Addr: keyBytes("Addr"),
+  Algo: keyBytes("Algo"),
+  Buf: keyBytes("Buf"),
+  Error: keyBytes("Error"),
+  From: keyBytes("From"),
+  Incarnation: keyBytes("Incarnation"),
+  Join: keyBytes("Join"),
+  Meta: keyBytes("Meta"),
+  Nack: keyBytes("Nack"),
+  Name: keyBytes("Name"),
+  Node: keyBytes("Node"),
+  Nodes: keyBytes("Nodes"),
+  Payload: keyBytes("Payload"),
+  Port: keyBytes("Port"),
+  SeqNo: keyBytes("SeqNo"),
+  SourceAddr: keyBytes("SourceAddr"),
+  SourceNode: keyBytes("SourceNode"),
+  SourcePort: keyBytes("SourcePort"),
+  State: keyBytes("State"),
+  Target: keyBytes("Target"),
+  UserStateLen: keyBytes("UserStateLen"),
+  Vsn: keyBytes("Vsn"),
+};
 const EMPTY = new Uint8Array(0);
 const w = new MsgpackWriter("legacy", 1024);
 
@@ -167,15 +197,15 @@ function start(type: number): MsgpackWriter {
 export function encodePing(m: Ping): Uint8Array {
   const n = 2 + (m.sourceAddr !== null && m.sourceAddr.length > 0 ? 1 : 0) +
     (m.sourceNode !== "" ? 1 : 0) + (m.sourcePort !== 0 ? 1 : 0);
-  start(MessageType.ping).map(n).str("Node").str(m.node).str("SeqNo").int(
+  start(MessageType.ping).map(n).raw(K.Node).str(m.node).raw(K.SeqNo).int(
     m.seqNo,
   );
   // SourceAddr/SourceNode/SourcePort are `omitempty` in memberlist.
   if (m.sourceAddr !== null && m.sourceAddr.length > 0) {
-    w.str("SourceAddr").bytes(m.sourceAddr);
+    w.raw(K.SourceAddr).bytes(m.sourceAddr);
   }
-  if (m.sourceNode !== "") w.str("SourceNode").str(m.sourceNode);
-  if (m.sourcePort !== 0) w.str("SourcePort").int(m.sourcePort);
+  if (m.sourceNode !== "") w.raw(K.SourceNode).str(m.sourceNode);
+  if (m.sourcePort !== 0) w.raw(K.SourcePort).int(m.sourcePort);
   return w.finish();
 }
 
@@ -216,12 +246,12 @@ export function encodeIndirectPing(m: IndirectPing): Uint8Array {
   const hasAddr = m.sourceAddr !== null && m.sourceAddr.length > 0;
   const n = 5 + (hasAddr ? 1 : 0) + (m.sourceNode !== "" ? 1 : 0) +
     (m.sourcePort !== 0 ? 1 : 0);
-  start(MessageType.indirectPing).map(n).str("Nack").bool(m.nack).str("Node")
-    .str(m.node).str("Port").int(m.port).str("SeqNo").int(m.seqNo);
-  if (hasAddr) w.str("SourceAddr").bytes(m.sourceAddr);
-  if (m.sourceNode !== "") w.str("SourceNode").str(m.sourceNode);
-  if (m.sourcePort !== 0) w.str("SourcePort").int(m.sourcePort);
-  w.str("Target").bytes(m.target);
+  start(MessageType.indirectPing).map(n).raw(K.Nack).bool(m.nack).raw(K.Node)
+    .str(m.node).raw(K.Port).int(m.port).raw(K.SeqNo).int(m.seqNo);
+  if (hasAddr) w.raw(K.SourceAddr).bytes(m.sourceAddr);
+  if (m.sourceNode !== "") w.raw(K.SourceNode).str(m.sourceNode);
+  if (m.sourcePort !== 0) w.raw(K.SourcePort).int(m.sourcePort);
+  w.raw(K.Target).bytes(m.target);
   return w.finish();
 }
 
@@ -271,9 +301,7 @@ export function decodeIndirectPing(r: MsgpackReader): IndirectPing {
 
 /** Encode an ack with its type byte. */
 export function encodeAck(m: Ack): Uint8Array {
-  return start(MessageType.ack).map(2).str("Payload").bytes(m.payload).str(
-    "SeqNo",
-  ).int(m.seqNo).finish();
+  return start(MessageType.ack).map(2).raw(K.Payload).bytes(m.payload).raw(K.SeqNo).int(m.seqNo).finish();
 }
 
 /** Decode an ack body. */
@@ -290,7 +318,7 @@ export function decodeAck(r: MsgpackReader): Ack {
 
 /** Encode a nack with its type byte. */
 export function encodeNack(m: Nack): Uint8Array {
-  return start(MessageType.nack).map(1).str("SeqNo").int(m.seqNo).finish();
+  return start(MessageType.nack).map(1).raw(K.SeqNo).int(m.seqNo).finish();
 }
 
 /** Decode a nack body. */
@@ -309,9 +337,9 @@ export function encodeAccusation(
   type: typeof MessageType.suspect | typeof MessageType.dead,
   m: Accusation,
 ): Uint8Array {
-  return start(type).map(3).str("From").str(m.from).str("Incarnation").int(
+  return start(type).map(3).raw(K.From).str(m.from).raw(K.Incarnation).int(
     m.incarnation,
-  ).str("Node").str(m.node).finish();
+  ).raw(K.Node).str(m.node).finish();
 }
 
 /** Decode a suspect or dead body. */
@@ -329,10 +357,8 @@ export function decodeAccusation(r: MsgpackReader): Accusation {
 
 /** Encode an alive with its type byte. */
 export function encodeAlive(m: Alive): Uint8Array {
-  return start(MessageType.alive).map(6).str("Addr").bytes(m.addr).str(
-    "Incarnation",
-  ).int(m.incarnation).str("Meta").bytes(m.meta).str("Node").str(m.node)
-    .str("Port").int(m.port).str("Vsn").bytes(m.vsn).finish();
+  return start(MessageType.alive).map(6).raw(K.Addr).bytes(m.addr).raw(K.Incarnation).int(m.incarnation).raw(K.Meta).bytes(m.meta).raw(K.Node).str(m.node)
+    .raw(K.Port).int(m.port).raw(K.Vsn).bytes(m.vsn).finish();
 }
 
 /** Decode an alive body. */
@@ -386,7 +412,7 @@ function readVsn(r: MsgpackReader): Uint8Array {
 
 /** Encode an err (13) message with its type byte. */
 export function encodeErr(error: string): Uint8Array {
-  return start(MessageType.err).map(1).str("Error").str(error).finish();
+  return start(MessageType.err).map(1).raw(K.Error).str(error).finish();
 }
 
 /** Decode an err body to its text. */
@@ -402,7 +428,7 @@ export function decodeErr(r: MsgpackReader): string {
 
 /** Encode a compress (9) wrapper with its type byte. */
 export function encodeCompress(m: Compress): Uint8Array {
-  return start(MessageType.compress).map(2).str("Algo").int(m.algo).str("Buf")
+  return start(MessageType.compress).map(2).raw(K.Algo).int(m.algo).raw(K.Buf)
     .bytes(m.buf).finish();
 }
 
@@ -420,13 +446,13 @@ export function decodeCompress(r: MsgpackReader): Compress {
 
 /** Bytes a push-pull message takes (for budgets), encoded. */
 export function encodePushPull(m: PushPull): Uint8Array {
-  start(MessageType.pushPull).map(3).str("Join").bool(m.join).str("Nodes").int(
+  start(MessageType.pushPull).map(3).raw(K.Join).bool(m.join).raw(K.Nodes).int(
     m.nodes.length,
-  ).str("UserStateLen").int(m.userState.length);
+  ).raw(K.UserStateLen).int(m.userState.length);
   for (const s of m.nodes) {
-    w.map(7).str("Addr").bytes(s.addr).str("Incarnation").int(s.incarnation)
-      .str("Meta").bytes(s.meta).str("Name").str(s.name).str("Port").int(s.port)
-      .str("State").int(s.state).str("Vsn").bytes(s.vsn);
+    w.map(7).raw(K.Addr).bytes(s.addr).raw(K.Incarnation).int(s.incarnation)
+      .raw(K.Meta).bytes(s.meta).raw(K.Name).str(s.name).raw(K.Port).int(s.port)
+      .raw(K.State).int(s.state).raw(K.Vsn).bytes(s.vsn);
   }
   w.raw(m.userState);
   return w.finish();

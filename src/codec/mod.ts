@@ -20,3 +20,4 @@ export * from "./lzw.ts";
 export * from "./compound.ts";
 export * from "./label.ts";
 export * from "./stream.ts";
+export * from "./packet.ts";

@@ -48,6 +48,22 @@ export function utf8Length(s: string): number {
   return n;
 }
 
+const SLAB_BYTES = 64 * 1024;
+const SLAB_MAX_ITEM = 1024;
+let slab = new Uint8Array(SLAB_BYTES);
+let slabOffset = 0;
+
+function slabTake(n: number): Uint8Array {
+  if (slabOffset + n > SLAB_BYTES) {
+    // The old slab lives on only through the views still held.
+    slab = new Uint8Array(SLAB_BYTES);
+    slabOffset = 0;
+  }
+  const out = slab.subarray(slabOffset, slabOffset + n);
+  slabOffset += (n + 7) & ~7;
+  return out;
+}
+
 /**
  * A growable msgpack writer. Reuse one with {@linkcode MsgpackWriter.reset}
  * on hot paths to avoid allocating a buffer per message.
@@ -79,9 +95,19 @@ export class MsgpackWriter {
     return this;
   }
 
-  /** A copy of the bytes written so far. */
+  /**
+   * A copy of the bytes written so far. Small results are views into a
+   * shared slab (like Node's Buffer pool): allocating an ArrayBuffer per
+   * message costs more than encoding it on V8. Always honour `byteOffset`.
+   */
   finish(): Uint8Array {
-    return this.#buf.slice(0, this.#pos);
+    const n = this.#pos;
+    if (n > SLAB_MAX_ITEM) return this.#buf.slice(0, n);
+    const out = slabTake(n);
+    const b = this.#buf;
+    if (n < 64) for (let i = 0; i < n; i++) out[i] = b[i];
+    else out.set(b.subarray(0, n));
+    return out;
   }
 
   #ensure(n: number): void {
@@ -104,9 +130,14 @@ export class MsgpackWriter {
 
   /** Append raw bytes verbatim. */
   raw(bytes: Uint8Array): this {
-    this.#ensure(bytes.length);
-    this.#buf.set(bytes, this.#pos);
-    this.#pos += bytes.length;
+    const n = bytes.length;
+    this.#ensure(n);
+    if (n < 16) {
+      // A loop beats TypedArray#set for the few bytes of a key.
+      const b = this.#buf;
+      for (let i = 0; i < n; i++) b[this.#pos + i] = bytes[i];
+    } else this.#buf.set(bytes, this.#pos);
+    this.#pos += n;
     return this;
   }
 
@@ -552,16 +583,9 @@ export class MsgpackReader {
     this.#need(n);
     const start = this.#pos;
     this.#pos += n;
-    // ASCII fast path: names and keys are short ASCII on the hot path.
-    if (n < 32) {
-      let s = "";
-      for (let i = start; i < start + n; i++) {
-        const c = this.#buf[i];
-        if (c >= 0x80) return decoder.decode(this.#buf.subarray(start, start + n));
-        s += String.fromCharCode(c);
-      }
-      return s;
-    }
+    // Short ASCII strings (struct keys, node names) are interned, so the hot
+    // path neither allocates nor decodes them again.
+    if (n <= 24) return internAscii(this.#buf, start, n);
     return decoder.decode(this.#buf.subarray(start, start + n));
   }
 
@@ -738,6 +762,38 @@ export class MsgpackReader {
   }
 }
 
+// Interned short strings, keyed by a hash of their bytes. Bounded: cleared
+// when full, so a peer sending endless distinct names cannot grow it.
+const INTERN_MAX = 4096;
+const interned = new Map<number, string>();
+
+function internAscii(buf: Uint8Array, start: number, n: number): string {
+  let h = n;
+  for (let i = start; i < start + n; i++) {
+    const c = buf[i];
+    if (c >= 0x80) return decoder.decode(buf.subarray(start, start + n));
+    h = (Math.imul(h, 31) + c) | 0;
+  }
+  const hit = interned.get(h);
+  if (hit !== undefined && hit.length === n) {
+    let same = true;
+    for (let i = 0; i < n; i++) {
+      if (hit.charCodeAt(i) !== buf[start + i]) {
+        same = false;
+        break;
+      }
+    }
+    if (same) return hit;
+  }
+  const s = String.fromCharCode.apply(
+    null,
+    buf.subarray(start, start + n) as unknown as number[],
+  );
+  if (interned.size >= INTERN_MAX) interned.clear();
+  interned.set(h, s);
+  return s;
+}
+
 // Payload sizes after the format byte for fixed-width items.
 const FIXED_SIZES: Record<number, number> = {
   0xca: 4,
@@ -778,6 +834,14 @@ export function readStruct(
   for (let i = 0; i < n; i++) {
     if (!field(r.str())) r.skip();
   }
+}
+
+/**
+ * A struct key (or any constant string) pre-encoded as a legacy fixstr, for
+ * {@linkcode MsgpackWriter.raw} on hot paths.
+ */
+export function keyBytes(key: string): Uint8Array {
+  return new MsgpackWriter("legacy", 64).str(key).finish();
 }
 
 /** Encode a string as UTF-8 (shared so codec files need no globals). */
