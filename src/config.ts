@@ -178,12 +178,21 @@ export function profileConfig(
   );
 }
 
-function wholeAtLeast(c: MemberlistConfig, field: keyof MemberlistConfig, min: number, max = Number.MAX_SAFE_INTEGER): void {
+function wholeAtLeast(
+  c: MemberlistConfig,
+  field: keyof MemberlistConfig,
+  min: number,
+  max = Number.MAX_SAFE_INTEGER,
+): void {
   const v = c[field];
   if (typeof v !== "number" || !Number.isInteger(v) || v < min || v > max) {
-    const range = max === Number.MAX_SAFE_INTEGER ? `≥ ${min}` : `in ${min}..${max}`;
+    const range = max === Number.MAX_SAFE_INTEGER
+      ? `≥ ${min}`
+      : `in ${min}..${max}`;
     throw new RangeError(
-      `Invalid config ${field}: ${JSON.stringify(v)} must be a whole number ${range}`,
+      `Invalid config ${field}: ${
+        JSON.stringify(v)
+      } must be a whole number ${range}`,
     );
   }
 }
@@ -200,7 +209,12 @@ export function validateConfig(c: MemberlistConfig): MemberlistConfig {
   }
   wholeAtLeast(c, "bindPort", 0, 65535);
   wholeAtLeast(c, "advertisePort", 0, 65535);
-  wholeAtLeast(c, "protocolVersion", PROTOCOL_VERSION_MIN, PROTOCOL_VERSION_MAX);
+  wholeAtLeast(
+    c,
+    "protocolVersion",
+    PROTOCOL_VERSION_MIN,
+    PROTOCOL_VERSION_MAX,
+  );
   wholeAtLeast(c, "delegateProtocolMin", 0, 255);
   wholeAtLeast(c, "delegateProtocolMax", 0, 255);
   wholeAtLeast(c, "delegateProtocolVersion", 0, 255);

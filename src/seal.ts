@@ -50,7 +50,8 @@ const NONCE_BYTES = 12;
 const TAG_BYTES = 16;
 const BLOCK_BYTES = 16;
 const EMPTY = new Uint8Array(0);
-const KEY_ERROR = "Invalid encryption key: must be base64 of 16, 24 or 32 bytes";
+const KEY_ERROR =
+  "Invalid encryption key: must be base64 of 16, 24 or 32 bytes";
 
 /** Options for sealing a packet or a stream frame. */
 export interface SealOptions {
@@ -101,6 +102,8 @@ export class Keyring {
   }
 
   /**
+   * Create a keyring from initial keys.
+   *
    * @param keys Initial keys (16, 24 or 32 bytes each); the first is primary, duplicates are
    *   ignored, as memberlist's `NewKeyring`.
    * @throws {RangeError} When a key has the wrong size.
@@ -188,7 +191,9 @@ export function decodeKey(base64: string): Uint8Array {
     throw new TypeError(KEY_ERROR);
   }
   const raw = atob(base64);
-  if (raw.length !== 16 && raw.length !== 24 && raw.length !== 32) throw new TypeError(KEY_ERROR);
+  if (raw.length !== 16 && raw.length !== 24 && raw.length !== 32) {
+    throw new TypeError(KEY_ERROR);
+  }
   const key = new Uint8Array(raw.length);
   for (let i = 0; i < raw.length; i++) key[i] = raw.charCodeAt(i);
   return key;
@@ -213,7 +218,10 @@ export function encodeKey(key: Uint8Array): string {
  * @param plaintextLength Plaintext size in bytes.
  * @returns `1 + 12 + n + 16`, plus 1..16 bytes of padding for vsn 0.
  */
-export function encryptedLength(version: EncryptionVersion, plaintextLength: number): number {
+export function encryptedLength(
+  version: EncryptionVersion,
+  plaintextLength: number,
+): number {
   const pad = version === 0 ? BLOCK_BYTES - (plaintextLength % BLOCK_BYTES) : 0;
   return 1 + NONCE_BYTES + plaintextLength + pad + TAG_BYTES;
 }
@@ -300,14 +308,25 @@ export function sealStream(
  */
 export function streamFrameLength(header: Uint8Array): number {
   if (header.length < STREAM_HEADER_BYTES) {
-    throw new DecodeError("truncated", "Invalid stream frame: header is shorter than 5 bytes");
+    throw new DecodeError(
+      "truncated",
+      "Invalid stream frame: header is shorter than 5 bytes",
+    );
   }
   if (header[0] !== ENCRYPT_MSG) {
-    throw new DecodeError("frame", `Invalid stream frame: type ${header[0]}, expected 10`);
+    throw new DecodeError(
+      "frame",
+      `Invalid stream frame: type ${header[0]}, expected 10`,
+    );
   }
-  const length = ((header[1] << 24) | (header[2] << 16) | (header[3] << 8) | header[4]) >>> 0;
+  const length =
+    ((header[1] << 24) | (header[2] << 16) | (header[3] << 8) | header[4]) >>>
+    0;
   if (length > MAX_STREAM_FRAME_BYTES) {
-    throw new DecodeError("too-large", `Remote node state is larger than limit (${length})`);
+    throw new DecodeError(
+      "too-large",
+      `Remote node state is larger than limit (${length})`,
+    );
   }
   return STREAM_HEADER_BYTES + length;
 }
@@ -329,10 +348,17 @@ export function openStream(
 ): Uint8Array {
   const end = streamFrameLength(frame);
   if (frame.length < end) {
-    throw new DecodeError("truncated", `Invalid stream frame: ${frame.length} of ${end} bytes`);
+    throw new DecodeError(
+      "truncated",
+      `Invalid stream frame: ${frame.length} of ${end} bytes`,
+    );
   }
   const ad = streamAd(frame, options.label);
-  return openPayload(entriesOf(keyring), frame.subarray(STREAM_HEADER_BYTES, end), ad);
+  return openPayload(
+    entriesOf(keyring),
+    frame.subarray(STREAM_HEADER_BYTES, end),
+    ad,
+  );
 }
 
 function streamAd(frame: Uint8Array, label: string | undefined): Uint8Array {
@@ -345,14 +371,26 @@ function streamAd(frame: Uint8Array, label: string | undefined): Uint8Array {
   return ad;
 }
 
-function openPayload(entries: KeyEntry[], msg: Uint8Array, ad: Uint8Array): Uint8Array {
-  if (msg.length === 0) throw new DecodeError("truncated", "Cannot decrypt empty payload");
+function openPayload(
+  entries: KeyEntry[],
+  msg: Uint8Array,
+  ad: Uint8Array,
+): Uint8Array {
+  if (msg.length === 0) {
+    throw new DecodeError("truncated", "Cannot decrypt empty payload");
+  }
   const version = msg[0];
   if (version > 1) {
-    throw new DecodeError("version", `Unsupported encryption version ${version}`);
+    throw new DecodeError(
+      "version",
+      `Unsupported encryption version ${version}`,
+    );
   }
   if (msg.length < encryptedLength(version as EncryptionVersion, 0)) {
-    throw new DecodeError("truncated", `Payload is too small to decrypt: ${msg.length}`);
+    throw new DecodeError(
+      "truncated",
+      `Payload is too small to decrypt: ${msg.length}`,
+    );
   }
   const nonce = msg.subarray(1, 1 + NONCE_BYTES);
   const ciphertext = msg.subarray(1 + NONCE_BYTES, msg.length - TAG_BYTES);
@@ -362,14 +400,20 @@ function openPayload(entries: KeyEntry[], msg: Uint8Array, ad: Uint8Array): Uint
     if (plain === null) continue;
     return version === 0 ? unpad(plain) : plain;
   }
-  throw new DecodeError("decrypt", "No installed keys could decrypt the message");
+  throw new DecodeError(
+    "decrypt",
+    "No installed keys could decrypt the message",
+  );
 }
 
 /** memberlist's `pkcs7decode`, checked: an authenticated sender always pads with 1..16 bytes. */
 function unpad(plain: Uint8Array): Uint8Array {
   const pad = plain.length > 0 ? plain[plain.length - 1] : 0;
   if (pad < 1 || pad > BLOCK_BYTES || pad > plain.length) {
-    throw new DecodeError("padding", "Invalid PKCS#7 padding in encryption version 0");
+    throw new DecodeError(
+      "padding",
+      "Invalid PKCS#7 padding in encryption version 0",
+    );
   }
   return plain.subarray(0, plain.length - pad);
 }
@@ -382,7 +426,9 @@ function primaryOf(keyring: Keyring): KeyEntry {
 
 function checkVersion(version: number): EncryptionVersion {
   if (version !== 0 && version !== 1) {
-    throw new RangeError(`Invalid encryption version: ${version}, expected 0 or 1`);
+    throw new RangeError(
+      `Invalid encryption version: ${version}, expected 0 or 1`,
+    );
   }
   return version;
 }
@@ -390,7 +436,9 @@ function checkVersion(version: number): EncryptionVersion {
 function checkNonce(nonce: Uint8Array | undefined): Uint8Array {
   if (nonce === undefined) return randomBytes(NONCE_BYTES);
   if (nonce.length !== NONCE_BYTES) {
-    throw new RangeError(`Invalid nonce: ${nonce.length} bytes, expected ${NONCE_BYTES}`);
+    throw new RangeError(
+      `Invalid nonce: ${nonce.length} bytes, expected ${NONCE_BYTES}`,
+    );
   }
   return nonce;
 }
@@ -409,7 +457,11 @@ function nativeGcm(bits: number): CipherGCMTypes | null {
   if (name === undefined) {
     name = `aes-${bits}-gcm` as CipherGCMTypes;
     try {
-      createCipheriv(name, new Uint8Array(bits / 8), new Uint8Array(NONCE_BYTES));
+      createCipheriv(
+        name,
+        new Uint8Array(bits / 8),
+        new Uint8Array(NONCE_BYTES),
+      );
     } catch {
       name = null;
     }
@@ -431,8 +483,12 @@ function sealInto(
   out: Uint8Array,
   offset: number,
 ): void {
-  const padLength = version === 0 ? BLOCK_BYTES - (plaintext.length % BLOCK_BYTES) : 0;
-  const padding = padLength > 0 ? new Uint8Array(padLength).fill(padLength) : EMPTY;
+  const padLength = version === 0
+    ? BLOCK_BYTES - (plaintext.length % BLOCK_BYTES)
+    : 0;
+  const padding = padLength > 0
+    ? new Uint8Array(padLength).fill(padLength)
+    : EMPTY;
   if (entry.gcm === null) {
     fallbackSeal(entry, nonce, plaintext, padding, ad, out, offset);
     return;
@@ -461,7 +517,9 @@ function openWith(
   tag: Uint8Array,
   ad: Uint8Array,
 ): Uint8Array | null {
-  if (entry.gcm === null) return fallbackOpen(entry, nonce, ciphertext, tag, ad);
+  if (entry.gcm === null) {
+    return fallbackOpen(entry, nonce, ciphertext, tag, ad);
+  }
   const decipher = createDecipheriv(entry.gcm, entry.secret, nonce);
   decipher.setAuthTag(tag);
   if (ad.length > 0) decipher.setAAD(ad);
@@ -483,7 +541,13 @@ function aesBlock(entry: KeyEntry, block: Uint8Array): Uint8Array {
 }
 
 /** CTR starting at inc32(J0) = nonce || 2. Frames stay far below 2^32 blocks, so inc32 never wraps. */
-function aesCtr(entry: KeyEntry, nonce: Uint8Array, parts: Uint8Array[], out: Uint8Array, at: number) {
+function aesCtr(
+  entry: KeyEntry,
+  nonce: Uint8Array,
+  parts: Uint8Array[],
+  out: Uint8Array,
+  at: number,
+) {
   const counter = new Uint8Array(BLOCK_BYTES);
   counter.set(nonce);
   counter[15] = 2;
@@ -497,8 +561,15 @@ function aesCtr(entry: KeyEntry, nonce: Uint8Array, parts: Uint8Array[], out: Ui
 }
 
 /** Tag = AES_K(J0) xor GHASH_H(AD, C), with J0 = nonce || 1 for a 12-byte nonce. */
-function gcmTag(entry: KeyEntry, nonce: Uint8Array, ad: Uint8Array, ct: Uint8Array): Uint8Array {
-  if (entry.hash === null) entry.hash = toWords(aesBlock(entry, new Uint8Array(BLOCK_BYTES)), 0);
+function gcmTag(
+  entry: KeyEntry,
+  nonce: Uint8Array,
+  ad: Uint8Array,
+  ct: Uint8Array,
+): Uint8Array {
+  if (entry.hash === null) {
+    entry.hash = toWords(aesBlock(entry, new Uint8Array(BLOCK_BYTES)), 0);
+  }
   const h = entry.hash;
   const y = new Uint32Array(4);
   ghashAbsorb(y, h, ad);
@@ -512,7 +583,9 @@ function gcmTag(entry: KeyEntry, nonce: Uint8Array, ad: Uint8Array, ct: Uint8Arr
   j0.set(nonce);
   j0[15] = 1;
   const tag = aesBlock(entry, j0);
-  for (let i = 0; i < BLOCK_BYTES; i++) tag[i] ^= y[i >>> 2] >>> (24 - 8 * (i & 3));
+  for (let i = 0; i < BLOCK_BYTES; i++) {
+    tag[i] ^= y[i >>> 2] >>> (24 - 8 * (i & 3));
+  }
   return tag;
 }
 

@@ -34,7 +34,10 @@ function* tsFiles(dir: string): Generator<string> {
 }
 
 function stripComments(src: string): string {
-  return src.replace(/\/\*[\s\S]*?\*\//g, "").replace(/(^|[^:])\/\/.*$/gm, "$1");
+  return src.replace(/\/\*[\s\S]*?\*\//g, "").replace(
+    /(^|[^:])\/\/.*$/gm,
+    "$1",
+  );
 }
 
 test("the core (codec, memberlist, serf) uses no clock, randomness, timers, crypto or runtime globals", () => {

@@ -55,7 +55,9 @@ export function parseHostPort(
   const port = m ? Number(m[2]) : NaN;
   if (!m || !Number.isInteger(port) || port < 0 || port > 65535) {
     throw new UsageError(
-      `Invalid ${flag} ${JSON.stringify(text)}: use IP:PORT, e.g. 127.0.0.1:7946`,
+      `Invalid ${flag} ${
+        JSON.stringify(text)
+      }: use IP:PORT, e.g. 127.0.0.1:7946`,
     );
   }
   return { host: m[1], port };
@@ -75,16 +77,24 @@ export function parseJoin(args: string[]): JoinOptions {
       profile: { type: "string", default: "lan" },
     },
   });
-  if (!values.node) throw new UsageError("Missing --node: give this member a unique name");
-  if (!values.bind) throw new UsageError("Missing --bind: give the IP:PORT to listen on");
+  if (!values.node) {
+    throw new UsageError("Missing --node: give this member a unique name");
+  }
+  if (!values.bind) {
+    throw new UsageError("Missing --bind: give the IP:PORT to listen on");
+  }
   const profile = values.profile;
   if (profile !== "lan" && profile !== "wan" && profile !== "local") {
-    throw new UsageError(`Invalid --profile ${JSON.stringify(profile)}: use lan, wan or local`);
+    throw new UsageError(
+      `Invalid --profile ${JSON.stringify(profile)}: use lan, wan or local`,
+    );
   }
   return {
     node: values.node,
     bind: parseHostPort(values.bind, "--bind"),
-    advertise: values.advertise ? parseHostPort(values.advertise, "--advertise") : undefined,
+    advertise: values.advertise
+      ? parseHostPort(values.advertise, "--advertise")
+      : undefined,
     encrypt: values.encrypt,
     profile,
     seeds: positionals,
@@ -111,7 +121,9 @@ export async function main(args: string[]): Promise<number> {
       );
       return 1;
     }
-    throw new UsageError(`Unknown command ${JSON.stringify(command)}\n\n${USAGE}`);
+    throw new UsageError(
+      `Unknown command ${JSON.stringify(command)}\n\n${USAGE}`,
+    );
   } catch (e) {
     if (e instanceof UsageError || (e instanceof TypeError && "code" in e)) {
       console.error(`grapevine: ${e.message}`);

@@ -46,7 +46,9 @@ export interface CompoundParts {
 export function encodeCompound(parts: Uint8Array[]): Uint8Array {
   const count = parts.length;
   if (count > MAX_PARTS) {
-    throw new RangeError(`Cannot encode compound message: ${count} parts, at most ${MAX_PARTS}`);
+    throw new RangeError(
+      `Cannot encode compound message: ${count} parts, at most ${MAX_PARTS}`,
+    );
   }
   let total = COMPOUND_HEADER_BYTES + COMPOUND_PART_BYTES * count;
   for (let i = 0; i < count; i++) {
@@ -86,7 +88,10 @@ export function encodeCompound(parts: Uint8Array[]): Uint8Array {
  */
 export function decodeCompound(body: Uint8Array): CompoundParts {
   if (body.length < 1) {
-    throw new DecodeError("truncated", "Invalid compound message: missing part count");
+    throw new DecodeError(
+      "truncated",
+      "Invalid compound message: missing part count",
+    );
   }
   const count = body[0];
   let o = 1 + COMPOUND_PART_BYTES * count;

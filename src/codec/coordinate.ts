@@ -165,15 +165,24 @@ export function decodeCoordinatePayload(payload: Uint8Array): Coordinate {
   if (payload[0] !== PING_VERSION) {
     throw new DecodeError(
       "version",
-      `Unsupported ping payload version: ${payload[0]}, expected ${PING_VERSION}`,
+      `Unsupported ping payload version: ${
+        payload[0]
+      }, expected ${PING_VERSION}`,
     );
   }
   const c = readCoordinate(new MsgpackReader(payload, 1));
   if (c.vec === null || c.vec.length !== COORDINATE_DIMENSIONS) {
     throw new DecodeError(
       "dimension",
-      `Coordinate has ${c.vec === null ? "no" : c.vec.length} dimensions, expected ${COORDINATE_DIMENSIONS}`,
+      `Coordinate has ${
+        c.vec === null ? "no" : c.vec.length
+      } dimensions, expected ${COORDINATE_DIMENSIONS}`,
     );
   }
-  return { vec: c.vec, error: c.error, adjustment: c.adjustment, height: c.height };
+  return {
+    vec: c.vec,
+    error: c.error,
+    adjustment: c.adjustment,
+    height: c.height,
+  };
 }

@@ -51,10 +51,12 @@ export function crc32(bytes: Uint8Array): number {
   let i = 0;
   for (const end = n - 7; i < end; i += 8) {
     const a = crc ^
-      (bytes[i] | (bytes[i + 1] << 8) | (bytes[i + 2] << 16) | (bytes[i + 3] << 24));
+      (bytes[i] | (bytes[i + 1] << 8) | (bytes[i + 2] << 16) |
+        (bytes[i + 3] << 24));
     crc = t[1792 + (a & 0xff)] ^ t[1536 + ((a >>> 8) & 0xff)] ^
       t[1280 + ((a >>> 16) & 0xff)] ^ t[1024 + (a >>> 24)] ^
-      t[768 + bytes[i + 4]] ^ t[512 + bytes[i + 5]] ^ t[256 + bytes[i + 6]] ^ t[bytes[i + 7]];
+      t[768 + bytes[i + 4]] ^ t[512 + bytes[i + 5]] ^ t[256 + bytes[i + 6]] ^
+      t[bytes[i + 7]];
   }
   for (; i < n; i++) crc = t[(crc ^ bytes[i]) & 0xff] ^ (crc >>> 8);
   return ~crc >>> 0;
@@ -90,7 +92,8 @@ export function addCrc(msg: Uint8Array): Uint8Array {
  */
 export function stripCrc(buf: Uint8Array): Uint8Array | null {
   if (buf.length < 5 || buf[0] !== HAS_CRC) return null;
-  const expected = ((buf[1] << 24) | (buf[2] << 16) | (buf[3] << 8) | buf[4]) >>> 0;
+  const expected =
+    ((buf[1] << 24) | (buf[2] << 16) | (buf[3] << 8) | buf[4]) >>> 0;
   const rest = buf.subarray(5);
   return crc32(rest) === expected ? rest : null;
 }

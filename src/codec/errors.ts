@@ -23,6 +23,8 @@ export class DecodeError extends Error {
   readonly reason: string;
 
   /**
+   * Create a decode error.
+   *
    * @param reason Short machine-readable reason ("truncated", "crc", "lzw", "too-large", ...).
    * @param message Human-readable detail, capitalized, no final period.
    */

@@ -73,21 +73,24 @@ function compressBound(n: number): number {
  * @returns A new buffer holding the complete LZW stream, END code and final partial byte included.
  */
 export function lzwCompress(input: Uint8Array): Uint8Array {
-  const n = input.length;
-  const bound = compressBound(n);
+  const bound = compressBound(input.length);
   let out = outScratch;
   if (out.length < bound) {
     out = new Uint8Array(bound);
     if (bound <= SCRATCH_MAX_BYTES) outScratch = out;
   }
+  return out.slice(0, compressInto(input, out));
+}
+
+/** The writer loop; returns the number of bytes written to `out` (sized by `compressBound`). */
+function compressInto(input: Uint8Array, out: Uint8Array): number {
+  const n = input.length;
   const entries = hashEntries;
   const stamps = hashStamps;
   let live = nextStamp();
-  // The leading CLEAR (9 bits): one byte out, one bit pending.
-  out[0] = CLEAR & 0xff;
-  let o = 1;
-  let bits = CLEAR >>> 8;
-  let nBits = 1;
+  let o = 0;
+  let bits = CLEAR; // the leading CLEAR, pending in the bit buffer
+  let nBits = 9;
   let width = 9;
   let hi = END;
   let overflow = 1 << width;
@@ -105,60 +108,51 @@ export function lzwCompress(input: Uint8Array): Uint8Array {
       h = (h + 1) & HASH_MASK;
     }
     bits |= code << nBits;
-    nBits += width;
-    while (nBits >= 8) {
+    for (nBits += width; nBits >= 8; nBits -= 8) {
       out[o++] = bits;
       bits >>>= 8;
-      nBits -= 8;
     }
     code = literal;
     if (++hi === overflow) overflow = 1 << ++width;
     if (hi === MAX_CODE) {
+      // Out of codes: CLEAR at the current width, then restart (writer.go `incHi`).
       bits |= CLEAR << nBits;
-      nBits += width;
-      while (nBits >= 8) {
+      for (nBits += width; nBits >= 8; nBits -= 8) {
         out[o++] = bits;
         bits >>>= 8;
-        nBits -= 8;
       }
       width = 9;
       hi = END;
       overflow = 1 << width;
       live = nextStamp();
-      continue;
+    } else {
+      stamps[h] = live;
+      entries[h] = (key << 12) | hi;
     }
-    stamps[h] = live;
-    entries[h] = (key << 12) | hi;
   }
   if (code >= 0) {
     // Close(): the pending code, then the same hi increment (which may itself emit CLEAR).
     bits |= code << nBits;
-    nBits += width;
-    while (nBits >= 8) {
+    for (nBits += width; nBits >= 8; nBits -= 8) {
       out[o++] = bits;
       bits >>>= 8;
-      nBits -= 8;
     }
     if (++hi === overflow) overflow = 1 << ++width;
     if (hi === MAX_CODE) {
       bits |= CLEAR << nBits;
-      nBits += width;
-      while (nBits >= 8) {
+      for (nBits += width; nBits >= 8; nBits -= 8) {
         out[o++] = bits;
         bits >>>= 8;
-        nBits -= 8;
       }
       width = 9;
     }
   }
   bits |= END << nBits;
-  nBits += width;
-  while (nBits > 0) {
+  for (nBits += width; nBits > 0; nBits -= 8) {
     out[o++] = bits;
     bits >>>= 8;
-    nBits -= 8;
   }
-  return out.slice(0, o);
+  return o;
 }
 
 /**
@@ -175,12 +169,17 @@ export function lzwCompress(input: Uint8Array): Uint8Array {
  * @throws {DecodeError} "lzw" when END is missing or a code is invalid, "too-large" when the output
  *   would exceed `maxOutputBytes`.
  */
-export function lzwDecompress(input: Uint8Array, maxOutputBytes: number): Uint8Array {
+export function lzwDecompress(
+  input: Uint8Array,
+  maxOutputBytes: number,
+): Uint8Array {
   if (!Number.isSafeInteger(maxOutputBytes) || maxOutputBytes < 0) {
     throw new RangeError(`Invalid maxOutputBytes: ${maxOutputBytes}`);
   }
   const n = input.length;
-  let out: Uint8Array = new Uint8Array(Math.min(maxOutputBytes, Math.max(64, n * 4)));
+  let out: Uint8Array = new Uint8Array(
+    Math.min(maxOutputBytes, Math.max(64, n * 4)),
+  );
   let o = 0;
   let pos = 0;
   let bits = 0;
@@ -192,7 +191,9 @@ export function lzwDecompress(input: Uint8Array, maxOutputBytes: number): Uint8A
   let last = -1;
   for (;;) {
     while (nBits < width) {
-      if (pos >= n) throw new DecodeError("lzw", "Invalid LZW stream: no END code");
+      if (pos >= n) {
+        throw new DecodeError("lzw", "Invalid LZW stream: no END code");
+      }
       bits |= input[pos++] << nBits;
       nBits += 8;
     }
@@ -209,7 +210,10 @@ export function lzwDecompress(input: Uint8Array, maxOutputBytes: number): Uint8A
     }
     if (code === END) return out.subarray(0, o);
     if (code > hi) {
-      throw new DecodeError("lzw", `Invalid LZW stream: code ${code} is past the table end ${hi}`);
+      throw new DecodeError(
+        "lzw",
+        `Invalid LZW stream: code ${code} is past the table end ${hi}`,
+      );
     }
     // code == hi names the entry being defined right now: last's expansion plus its own first byte.
     const kwkwk = code === hi && last >= 0;
@@ -252,9 +256,17 @@ export function lzwDecompress(input: Uint8Array, maxOutputBytes: number): Uint8A
   }
 }
 
-function grow(out: Uint8Array, used: number, needed: number, max: number): Uint8Array {
+function grow(
+  out: Uint8Array,
+  used: number,
+  needed: number,
+  max: number,
+): Uint8Array {
   if (needed > max) {
-    throw new DecodeError("too-large", `LZW output exceeds the limit of ${max} bytes`);
+    throw new DecodeError(
+      "too-large",
+      `LZW output exceeds the limit of ${max} bytes`,
+    );
   }
   const next = new Uint8Array(Math.min(max, Math.max(needed, out.length * 2)));
   next.set(out.subarray(0, used));

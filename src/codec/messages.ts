@@ -12,7 +12,7 @@
 import { DecodeError } from "./errors.ts";
 import {
   keyBytes,
-  MsgpackReader,
+  type MsgpackReader,
   MsgpackWriter,
   readStruct,
 } from "./msgpack.ts";
@@ -301,7 +301,9 @@ export function decodeIndirectPing(r: MsgpackReader): IndirectPing {
 
 /** Encode an ack with its type byte. */
 export function encodeAck(m: Ack): Uint8Array {
-  return start(MessageType.ack).map(2).raw(K.Payload).bytes(m.payload).raw(K.SeqNo).int(m.seqNo).finish();
+  return start(MessageType.ack).map(2).raw(K.Payload).bytes(m.payload).raw(
+    K.SeqNo,
+  ).int(m.seqNo).finish();
 }
 
 /** Decode an ack body. */
@@ -357,7 +359,9 @@ export function decodeAccusation(r: MsgpackReader): Accusation {
 
 /** Encode an alive with its type byte. */
 export function encodeAlive(m: Alive): Uint8Array {
-  return start(MessageType.alive).map(6).raw(K.Addr).bytes(m.addr).raw(K.Incarnation).int(m.incarnation).raw(K.Meta).bytes(m.meta).raw(K.Node).str(m.node)
+  return start(MessageType.alive).map(6).raw(K.Addr).bytes(m.addr).raw(
+    K.Incarnation,
+  ).int(m.incarnation).raw(K.Meta).bytes(m.meta).raw(K.Node).str(m.node)
     .raw(K.Port).int(m.port).raw(K.Vsn).bytes(m.vsn).finish();
 }
 
@@ -486,7 +490,10 @@ export function decodePushPull(
     return true;
   });
   if (h.nodes > limits.maxNodes) {
-    throw new DecodeError("too-large", `Push-pull has too many nodes: ${h.nodes}`);
+    throw new DecodeError(
+      "too-large",
+      `Push-pull has too many nodes: ${h.nodes}`,
+    );
   }
   if (h.userStateLen > limits.maxUserStateBytes) {
     throw new DecodeError(
@@ -496,7 +503,10 @@ export function decodePushPull(
   }
   // Each node state takes at least one byte: a count beyond the input is a lie.
   if (h.nodes > r.remaining) {
-    throw new DecodeError("truncated", "Push-pull declares more nodes than bytes");
+    throw new DecodeError(
+      "truncated",
+      "Push-pull declares more nodes than bytes",
+    );
   }
   const nodes: PushNodeState[] = [];
   for (let i = 0; i < h.nodes; i++) nodes.push(decodePushNodeState(r));

@@ -75,6 +75,8 @@ export class MsgpackWriter {
   readonly #rpc: boolean;
 
   /**
+   * Make a writer for one dialect.
+   *
    * @param mode `"legacy"` for gossip (default) or `"rpc"` for agent RPC
    * @param initialBytes starting capacity; the buffer grows as needed
    */
@@ -105,7 +107,7 @@ export class MsgpackWriter {
     if (n > SLAB_MAX_ITEM) return this.#buf.slice(0, n);
     const out = slabTake(n);
     const b = this.#buf;
-    if (n < 64) for (let i = 0; i < n; i++) out[i] = b[i];
+    if (n < 64) { for (let i = 0; i < n; i++) out[i] = b[i]; }
     else out.set(b.subarray(0, n));
     return out;
   }
@@ -387,6 +389,8 @@ export class MsgpackReader {
   readonly #end: number;
 
   /**
+   * Read `buf` from `start`.
+   *
    * @param buf the bytes to read
    * @param start offset of the first byte to read
    */
@@ -509,7 +513,10 @@ export class MsgpackReader {
     const v = this.int();
     const max = bits === 64 ? Number.MAX_SAFE_INTEGER : 2 ** bits - 1;
     if (v < 0 || v > max) {
-      throw new DecodeError("range", `msgpack: ${v} does not fit in uint${bits}`);
+      throw new DecodeError(
+        "range",
+        `msgpack: ${v} does not fit in uint${bits}`,
+      );
     }
     return v;
   }
@@ -639,7 +646,9 @@ export class MsgpackReader {
     if (n * bytesPerItem > this.#end - this.#pos) {
       throw new DecodeError(
         "truncated",
-        `msgpack: declared ${n} items but only ${this.#end - this.#pos} bytes left`,
+        `msgpack: declared ${n} items but only ${
+          this.#end - this.#pos
+        } bytes left`,
       );
     }
     return n;

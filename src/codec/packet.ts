@@ -92,10 +92,18 @@ function peel(
   if (buf[0] === MessageType.compress) {
     const c = decodeCompress(new MsgpackReader(buf, 1));
     if (c.algo !== 0) {
-      throw new DecodeError("compress", `Unknown compression algorithm ${c.algo}`);
+      throw new DecodeError(
+        "compress",
+        `Unknown compression algorithm ${c.algo}`,
+      );
     }
     out.compressed = true;
-    peel(lzwDecompress(c.buf, limits.maxDecompressedBytes), depth + 1, limits, out);
+    peel(
+      lzwDecompress(c.buf, limits.maxDecompressedBytes),
+      depth + 1,
+      limits,
+      out,
+    );
     return;
   }
   if (out.messages.length >= limits.maxMessages) {

@@ -952,7 +952,10 @@ export function decodeSerfMessage(bytes: Uint8Array): SerfMessage {
     case SerfMessageType.relay:
       return { type: "relay", body: decodeRelay(r) };
   }
-  throw new DecodeError("unknown-type", `Unknown serf message type: ${bytes[0]}`);
+  throw new DecodeError(
+    "unknown-type",
+    `Unknown serf message type: ${bytes[0]}`,
+  );
 }
 
 /**

@@ -14,8 +14,13 @@
  * @module
  */
 
-import { DecodeError } from "./errors.ts";
-import { MsgpackReader, MsgpackWriter, utf8Decode, utf8Encode, utf8Length } from "./msgpack.ts";
+import {
+  MsgpackReader,
+  MsgpackWriter,
+  utf8Decode,
+  utf8Encode,
+  utf8Length,
+} from "./msgpack.ts";
 
 /** The magic first byte of msgpack-encoded tags (serf `tagMagicByte`). */
 export const TAG_MAGIC_BYTE = 0xff;
@@ -68,7 +73,9 @@ export function encodedTagsSize(
     return utf8Length(tags.get("role") ?? "");
   }
   let n = 1 + containerHeaderSize(tags.size);
-  for (const [k, v] of tags) n += strSize(utf8Length(k)) + strSize(utf8Length(v));
+  for (const [k, v] of tags) {
+    n += strSize(utf8Length(k)) + strSize(utf8Length(v));
+  }
   return n;
 }
 
@@ -86,12 +93,13 @@ function containerHeaderSize(count: number): number {
  * byte other than 0xFF is the old role-only form, `{role: meta as text}`.
  *
  * Serf logs a msgpack error and keeps the tags decoded so far; here it is a
- * {@link DecodeError} and the caller decides (Serf's behaviour is to go on
+ * `DecodeError` and the caller decides (Serf's behaviour is to go on
  * with what it has, which for a broken map is usually nothing).
  *
  * @param meta The node meta from an alive or push-pull node state.
  * @returns A new map in wire order.
- * @throws {DecodeError} When the msgpack after the magic byte is malformed.
+ * @throws {DecodeError} When the msgpack after the magic byte is malformed
+ *   (the reader's error, from `./errors.ts`).
  */
 export function decodeTags(meta: Uint8Array): Map<string, string> {
   if (meta.length === 0 || meta[0] !== TAG_MAGIC_BYTE) {

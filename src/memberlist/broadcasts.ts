@@ -6,10 +6,11 @@
  * newer. A *named* broadcast (memberlist's alive/suspect/dead, named by node)
  * replaces any queued one with the same name; unnamed ones are unique.
  *
- * Bound: at most `maxEntries`; past it the queue drops the entries that
- * would be served last (most transmitted, then shortest, then oldest), as
- * memberlist's `Prune` does. A dropped broadcast is finished early; push-pull
- * anti-entropy repairs whatever it would have told.
+ * Bound: at most `maxEntries`. Past it the queue drops, in one pass, the
+ * eighth of its entries that would be served last (most transmitted, then
+ * shortest, then oldest), as memberlist's `Prune` does; dropping a batch keeps
+ * alive-message spam from costing a sort per message. A dropped broadcast is
+ * finished early; push-pull anti-entropy repairs whatever it would have told.
  *
  * @module
  */
@@ -72,11 +73,15 @@ export class BroadcastQueue {
       if (old !== undefined) this.#remove(old);
     }
     // Ids only order entries; wrap well inside the safe-integer range.
-    this.#nextId = this.#nextId >= Number.MAX_SAFE_INTEGER ? 1 : this.#nextId + 1;
+    this.#nextId = this.#nextId >= Number.MAX_SAFE_INTEGER
+      ? 1
+      : this.#nextId + 1;
     const e: Entry = { name, msg, transmits: 0, id: this.#nextId, onFinished };
     this.#entries.push(e);
     if (name !== null) this.#byName.set(name, e);
-    if (this.#entries.length > this.#maxEntries) this.prune(this.#maxEntries);
+    if (this.#entries.length > this.#maxEntries) {
+      this.prune(this.#maxEntries - Math.floor(this.#maxEntries / 8));
+    }
   }
 
   /**
@@ -90,7 +95,11 @@ export class BroadcastQueue {
    * @param numNodes cluster size estimate for the transmit limit
    * @returns the messages, in service order
    */
-  take(overheadBytes: number, limitBytes: number, numNodes: number): Uint8Array[] {
+  take(
+    overheadBytes: number,
+    limitBytes: number,
+    numNodes: number,
+  ): Uint8Array[] {
     if (this.#entries.length === 0) return [];
     const limit = retransmitLimit(this.#retransmitMult, numNodes);
     this.#entries.sort(serviceOrder);
@@ -122,9 +131,14 @@ export class BroadcastQueue {
   prune(maxRetain: number): void {
     if (this.#entries.length <= maxRetain) return;
     this.#entries.sort(serviceOrder);
-    while (this.#entries.length > maxRetain) {
-      const e = this.#entries[this.#entries.length - 1];
-      this.#remove(e);
+    const dropped = this.#entries.splice(maxRetain);
+    for (const e of dropped) {
+      if (e.name !== null && this.#byName.get(e.name) === e) {
+        this.#byName.delete(e.name);
+      }
+      const cb = e.onFinished;
+      e.onFinished = null;
+      if (cb !== null) cb();
     }
   }
 

@@ -69,9 +69,9 @@ export class Deadlines {
    * name so runs are deterministic.
    *
    * @param now current time
-   * @returns the name, or undefined when nothing is due
+   * @returns the name and its scheduled time, or undefined when none is due
    */
-  popDue(now: number): string | undefined {
+  popDue(now: number): { name: string; atMs: number } | undefined {
     let best: string | undefined;
     let bestAt = 0;
     for (const [name, at] of this.#at) {
@@ -83,8 +83,9 @@ export class Deadlines {
         bestAt = at;
       }
     }
-    if (best !== undefined) this.#at.delete(best);
-    return best;
+    if (best === undefined) return undefined;
+    this.#at.delete(best);
+    return { name: best, atMs: bestAt };
   }
 
   /** Names and times, sorted, for tests and debugging. */

@@ -1,14 +1,124 @@
 /**
  * The memberlist core: SWIM + Lifeguard as a pure synchronous state machine
- * (ARCHITECTURE principles 1, 2). Skeleton — being filled in.
+ * (ARCHITECTURE principles 1, 2), rule for rule memberlist 0.2.2
+ * (state.go, net.go, memberlist.go; SPEC §2–§6).
+ *
+ * Inputs come with `now` (integer ms); outputs are queued transmits and
+ * events; timers are named deadlines. Randomness comes only from the
+ * injected `prng`.
+ *
+ * Bounds (ARCHITECTURE principle 8), each with its behaviour at the cap:
+ * - member table: {@linkcode MAX_MEMBERS}; alive messages about new names
+ *   are dropped (`dropped.member-cap`) until dead nodes are reaped.
+ * - memberlist broadcast queue: {@linkcode MAX_BROADCASTS}; the entries
+ *   served last are dropped (push-pull repairs them). User queue: the same.
+ * - relayed indirect probes: {@linkcode MAX_RELAYS}; new requests dropped.
+ * - outbound streams (push-pull, join, TCP ping): {@linkcode MAX_DIALS};
+ *   a join seed past it fails, a periodic push-pull waits for its next turn.
+ * - inbound push-pulls whose answer the host has not yet taken:
+ *   `MAX_PUSH_PULL_REQUESTS` (memberlist's 128); past it the stream is
+ *   closed without an answer.
+ * - queued transmits / events: {@linkcode MAX_QUEUED}; newer ones dropped
+ *   (`dropped.transmit-overflow` / `event-overflow`). The host drains both
+ *   after every call, so this only trips when it does not.
+ * - decompressed sizes: 128 KiB per packet, `MAX_PUSH_STATE_BYTES` per
+ *   stream; compound/compress nesting 4 deep.
  *
  * @module
  */
 
+import { getLogger } from "@logtape/logtape";
 import type { Address, Machine, Transmit } from "../machine.ts";
-import type { MemberlistConfig } from "../config.ts";
+import {
+  MAX_PUSH_PULL_REQUESTS,
+  MAX_PUSH_STATE_BYTES,
+  type MemberlistConfig,
+  META_MAX_SIZE,
+  PROTOCOL_VERSION_MAX,
+  PROTOCOL_VERSION_MIN,
+} from "../config.ts";
 import type { Member, MemberlistEvent } from "../types.ts";
+import { DecodeError } from "../codec/errors.ts";
+import {
+  type Accusation,
+  type Ack,
+  type Alive,
+  decodeAck,
+  decodePing,
+  encodeAccusation,
+  encodeAck,
+  encodeAlive,
+  encodeErr,
+  encodeIndirectPing,
+  encodeNack,
+  encodePing,
+  encodeUser,
+  type IndirectPing,
+  ipFromString,
+  ipToString,
+  MessageType,
+  type Ping,
+  type PushPull,
+} from "../codec/messages.ts";
+import { encodeCompound } from "../codec/compound.ts";
+import { MsgpackReader } from "../codec/msgpack.ts";
 import type { MemberlistDelegate } from "./delegate.ts";
+import { Awareness } from "./awareness.ts";
+import { BroadcastQueue } from "./broadcasts.ts";
+import { Deadlines } from "./deadlines.ts";
+import {
+  pushPullScaleMs,
+  randomOffset,
+  suspicionTimeoutMs,
+} from "./formulas.ts";
+import {
+  deadOrLeft,
+  MemberTable,
+  type NodeState,
+  toMember,
+  vsnFromWire,
+} from "./members.ts";
+import {
+  failedProbeDelta,
+  nextProbeTarget,
+  type ProbeRun,
+  type Relay,
+} from "./probe.ts";
+import {
+  decodeRemoteState,
+  encodeLocalState,
+  mergeRemoteState,
+  readPushPullReply,
+} from "./push_pull.ts";
+import { Suspicion } from "./suspicion.ts";
+import {
+  decodeStreamUser,
+  finishPacket,
+  finishStream,
+  type Inbound,
+  makeCompounds,
+  openPacket,
+  openStream,
+} from "./wire.ts";
+
+/** Most members kept in the table (see the module doc). */
+export const MAX_MEMBERS = 65_536;
+/** Most queued broadcasts per queue (see the module doc). */
+export const MAX_BROADCASTS = 8_192;
+/** Most indirect probes relayed at once. */
+export const MAX_RELAYS = 1_024;
+/** Most outbound streams open at once. */
+export const MAX_DIALS = 1_024;
+/** Most queued transmits, and most queued events. */
+export const MAX_QUEUED = 65_536;
+
+// memberlist's compoundHeaderOverhead, compoundOverhead, userMsgOverhead.
+const COMPOUND_HEADER_OVERHEAD = 2;
+const COMPOUND_OVERHEAD = 2;
+const USER_MSG_OVERHEAD = 1;
+const EMPTY = new Uint8Array(0);
+
+const logger = getLogger(["grapevine", "memberlist"]);
 
 /** Options of a {@linkcode Memberlist} beyond its config. */
 export interface MemberlistOptions {
@@ -20,7 +130,13 @@ export interface MemberlistOptions {
   delegate?: MemberlistDelegate;
   /** Bytes the host's seal stage adds to each packet (encryption + label). */
   sealOverheadBytes?: number;
-  /** Address others should use; defaults to the config's advertise/bind. */
+  /** Bound of the member table (default {@linkcode MAX_MEMBERS}). */
+  maxMembers?: number;
+  /**
+   * Address others should use. Default: `advertiseAddr:advertisePort` when
+   * `advertiseAddr` is set, else `bindAddr:bindPort` (memberlist
+   * `refreshAdvertise`). Must be an IP literal.
+   */
   advertise?: Address;
 }
 
@@ -38,98 +154,1439 @@ export interface MemberlistStats {
   streamsIn: number;
   /** Dials queued. */
   streamsOut: number;
+  /** Probes started. */
+  probes: number;
+  /** Probes that ended in a suspicion. */
+  probeFailures: number;
+  /** Times we refuted an accusation about ourselves. */
+  refutes: number;
   /** Malformed input dropped, by reason. */
   decodeErrors: Map<string, number>;
   /** Well-formed input dropped, by reason (stale, unknown type, caps …). */
   dropped: Map<string, number>;
 }
 
-/** memberlist 0.2.2 as a pure state machine. */
+type StreamCtx =
+  | {
+    readonly kind: "pushPull";
+    readonly join: boolean;
+    readonly opId: number | null;
+    readonly to: Address;
+    readonly peer: string;
+  }
+  | { readonly kind: "ping"; readonly seqNo: number };
+
+interface JoinOp {
+  pending: number;
+  joined: number;
+  readonly errors: string[];
+}
+
+function addressText(a: Address): string {
+  return a.host.includes(":") ? `[${a.host}]:${a.port}` : `${a.host}:${a.port}`;
+}
+
+function bytesEqual(a: ArrayLike<number>, b: ArrayLike<number>): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+function bump(m: Map<string, number>, reason: string): void {
+  m.set(reason, (m.get(reason) ?? 0) + 1);
+}
+
+/**
+ * memberlist 0.2.2 as a pure state machine.
+ *
+ * @example
+ * ```ts
+ * const m = new Memberlist(lanConfig({ name: "a", bindAddr: "10.0.0.1" }), {
+ *   prng: seededRandom(1),
+ *   now: 0,
+ * });
+ * const op = m.join([{ host: "10.0.0.2", port: 7946 }], 0);
+ * // host loop: send m.pollTransmit(), dispatch m.pollEvent(), wake at m.nextDeadline()
+ * ```
+ */
 export class Memberlist implements Machine<MemberlistEvent> {
+  readonly #config: MemberlistConfig;
+  readonly #prng: () => number;
+  readonly #delegate: MemberlistDelegate;
+  readonly #sealOverheadBytes: number;
+  readonly #name: string;
+  readonly #selfIp: Uint8Array;
+  readonly #selfPort: number;
+  readonly #bindPort: number;
+  readonly #table: MemberTable;
+  readonly #broadcasts: BroadcastQueue;
+  readonly #userBroadcasts: BroadcastQueue;
+  readonly #awareness: Awareness;
+  readonly #suspicions = new Map<string, Suspicion>();
+  readonly #deadlines = new Deadlines();
+  #transmits: Transmit[] = [];
+  #events: MemberlistEvent[] = [];
+  #seqNo = 0;
+  #incarnation = 0;
+  #probeIndex = 0;
+  #probe: ProbeRun | null = null;
+  #probeTickPending = false;
+  readonly #relays = new Map<number, Relay>();
+  readonly #streams = new Map<number, StreamCtx>();
+  #nextStreamId = 0;
+  readonly #joins = new Map<number, JoinOp>();
+  #leaveOpId: number | null = null;
+  #nextOpId = 0;
+  #leaving = false;
+  #shutdown = false;
+  #inboundPushPulls = 0;
+  readonly #pushPullReplies = new Set<number>();
+  readonly #stats: MemberlistStats = {
+    packetsIn: 0,
+    bytesIn: 0,
+    packetsOut: 0,
+    bytesOut: 0,
+    streamsIn: 0,
+    streamsOut: 0,
+    probes: 0,
+    probeFailures: 0,
+    refutes: 0,
+    decodeErrors: new Map(),
+    dropped: new Map(),
+  };
+
   /**
+   * Create the member, announce ourselves (memberlist `setAlive`) and arm
+   * the probe, gossip and push-pull timers.
+   *
    * @param config memberlist tunables (see `lanConfig`)
-   * @param options randomness, start time, delegate, seal overhead
+   * @param options randomness, start time, delegate, seal overhead, address
+   * @throws {TypeError} on an empty name or a non-IP advertise address
+   * @throws {RangeError} when the delegate's meta exceeds 512 bytes
    */
   constructor(config: MemberlistConfig, options: MemberlistOptions) {
-    void config;
-    void options;
+    if (config.name === "") {
+      throw new TypeError("Invalid config name: must not be empty");
+    }
+    this.#config = config;
+    this.#prng = options.prng;
+    this.#delegate = options.delegate ?? {};
+    this.#sealOverheadBytes = options.sealOverheadBytes ?? 0;
+    this.#name = config.name;
+    const adv = options.advertise ?? (config.advertiseAddr !== ""
+      ? {
+        host: config.advertiseAddr,
+        port: config.advertisePort || config.bindPort,
+      }
+      : { host: config.bindAddr, port: config.bindPort });
+    const ip = ipFromString(adv.host);
+    if (ip === null) {
+      throw new TypeError(
+        `Invalid advertise address: ${
+          JSON.stringify(adv.host)
+        } is not an IP literal`,
+      );
+    }
+    this.#selfIp = ip;
+    this.#selfPort = adv.port;
+    this.#bindPort = config.bindPort !== 0 ? config.bindPort : adv.port;
+    this.#table = new MemberTable(options.maxMembers ?? MAX_MEMBERS);
+    this.#broadcasts = new BroadcastQueue(
+      config.retransmitMult,
+      MAX_BROADCASTS,
+    );
+    this.#userBroadcasts = new BroadcastQueue(
+      config.retransmitMult,
+      MAX_BROADCASTS,
+    );
+    this.#awareness = new Awareness(config.awarenessMaxMultiplier);
+    const now = options.now;
+    this.#aliveNode(this.#selfAlive(this.#nextIncarnation()), true, now);
+    this.#schedule(now);
   }
-  /** @inheritdoc */
-  handlePacket(_bytes: Uint8Array, _from: Address, _now: number): void {}
-  /** @inheritdoc */
+
+  // ---------------------------------------------------------------- Machine
+
+  /** A datagram arrived (already opened by the seal stage). */
+  handlePacket(bytes: Uint8Array, from: Address, now: number): void {
+    if (this.#shutdown) return;
+    this.#stats.packetsIn++;
+    this.#stats.bytesIn += bytes.length;
+    const msgs = openPacket(bytes, (kind, reason) => {
+      bump(
+        kind === "decode" ? this.#stats.decodeErrors : this.#stats.dropped,
+        reason,
+      );
+    });
+    for (const m of msgs) this.#dispatch(m, from, now);
+  }
+
+  /** An inbound stream delivered its first message; always answered once. */
   handleStream(
-    _inboundId: number,
-    _bytes: Uint8Array,
-    _from: Address,
-    _now: number,
-  ): void {}
-  /** @inheritdoc */
+    inboundId: number,
+    bytes: Uint8Array,
+    from: Address,
+    now: number,
+  ): void {
+    if (this.#shutdown) return;
+    this.#stats.streamsIn++;
+    let msg: Uint8Array;
+    try {
+      msg = openStream(bytes, MAX_PUSH_STATE_BYTES);
+    } catch (e) {
+      // memberlist answers a read error with an err (13) message.
+      const text = this.#decodeFailure(e);
+      logger.error`failed to receive: ${text} from=${addressText(from)}`;
+      const err = finishStream(encodeErr(text), this.#config.enableCompression);
+      return this.#reply(inboundId, err);
+    }
+    switch (msg[0]) {
+      case MessageType.pushPull:
+        return this.#acceptPushPull(inboundId, msg, now);
+      case MessageType.ping:
+        return this.#acceptStreamPing(inboundId, msg);
+      case MessageType.user:
+        return this.#acceptStreamUser(inboundId, msg, now);
+    }
+    logger.error`Received invalid msgType (${msg[0]}) from=${
+      addressText(from)
+    }`;
+    bump(this.#stats.dropped, `stream-type-${msg[0]}`);
+    this.#reply(inboundId, null);
+  }
+
+  /** A dialed stream answered (bytes) or failed (Error). */
   handleStreamReply(
-    _streamId: number,
-    _result: Uint8Array | Error,
-    _now: number,
-  ): void {}
-  /** @inheritdoc */
-  handleTimeout(_now: number): void {}
-  /** @inheritdoc */
+    streamId: number,
+    result: Uint8Array | Error,
+    now: number,
+  ): void {
+    if (this.#shutdown) return;
+    const ctx = this.#streams.get(streamId);
+    if (ctx === undefined) {
+      bump(this.#stats.dropped, "stale-stream");
+      return;
+    }
+    this.#streams.delete(streamId);
+    this.#deadlines.clear(`stream:${streamId}`);
+    if (ctx.kind === "ping") return this.#streamPingDone(ctx.seqNo, result);
+    if (result instanceof Error) {
+      return this.#pushPullDone(ctx, result.message, now);
+    }
+    let reply: PushPull | string;
+    try {
+      reply = readPushPullReply(
+        openStream(result, MAX_PUSH_STATE_BYTES),
+        this.#bindPort,
+      );
+    } catch (e) {
+      return this.#pushPullDone(ctx, this.#decodeFailure(e), now);
+    }
+    if (typeof reply === "string") return this.#pushPullDone(ctx, reply, now);
+    // The dialer merges with its own Join flag (memberlist pushPullNode).
+    const err = this.#mergeRemote(reply, ctx.join, now);
+    this.#pushPullDone(ctx, err, now);
+  }
+
+  /** Handle every deadline ≤ `now`; late calls are harmless. */
+  handleTimeout(now: number): void {
+    // Bounded loop: a handler can only re-arm deadlines in the future, or
+    // at `now` for a suspicion confirmed to zero, which fires once.
+    for (let i = 0; i < 100_000 && !this.#shutdown; i++) {
+      const due = this.#deadlines.popDue(now);
+      if (due === undefined) return;
+      this.#onDeadline(due.name, due.atMs, now);
+    }
+  }
+
+  /** Earliest time the machine wants {@linkcode handleTimeout}, or null. */
   nextDeadline(): number | null {
-    return null;
+    return this.#shutdown ? null : this.#deadlines.next();
   }
-  /** @inheritdoc */
+
+  /** Next queued transmit, if any. */
   pollTransmit(): Transmit | undefined {
-    return undefined;
+    const t = this.#transmits.shift();
+    if (t?.kind === "reply" && this.#pushPullReplies.delete(t.inboundId)) {
+      // The answer left: this push-pull no longer counts as pending.
+      this.#inboundPushPulls--;
+    }
+    return t;
   }
-  /** @inheritdoc */
+
+  /** Next queued event, if any. */
   pollEvent(): MemberlistEvent | undefined {
-    return undefined;
+    return this.#events.shift();
   }
-  /** Join through `seeds`; returns an op id completed by a `joinDone` event. */
-  join(_seeds: Address[], _now: number): number {
-    return 0;
+
+  // --------------------------------------------------------------- commands
+
+  /**
+   * Join through `seeds` (memberlist `Join`): one push-pull with Join=true
+   * per seed, all at once. Completes with a `joinDone` event carrying how
+   * many succeeded and one error line per failure. A port of 0 means our
+   * own port.
+   *
+   * @param seeds addresses to contact
+   * @param now current time
+   * @returns the op id of the `joinDone` event
+   */
+  join(seeds: Address[], now: number): number {
+    const opId = ++this.#nextOpId;
+    const op: JoinOp = { pending: 0, joined: 0, errors: [] };
+    if (this.#shutdown) op.errors.push("Memberlist is shut down");
+    else {
+      this.#joins.set(opId, op);
+      for (const seed of seeds) {
+        const to = { host: seed.host, port: seed.port || this.#selfPort };
+        if (this.#dialPushPull(to, true, opId, "", now)) op.pending++;
+        else {op.errors.push(
+            `Failed to join ${addressText(to)}: too many open streams`,
+          );}
+      }
+    }
+    if (op.pending === 0) this.#finishJoin(opId, op);
+    return opId;
   }
-  /** Leave gracefully; returns an op id completed by a `leaveDone` event. */
-  leave(_timeoutMs: number, _now: number): number {
-    return 0;
+
+  /**
+   * Leave gracefully (memberlist `Leave`): broadcast `dead{self, From:
+   * self}`, then complete with `leaveDone` once that broadcast used up its
+   * transmits, or at once when no other member is alive, or with
+   * `timedOut: true` after `timeoutMs` (0 waits without limit). A second
+   * call, or a call after shutdown, completes at once.
+   *
+   * @param timeoutMs how long to wait for the broadcast
+   * @param now current time
+   * @returns the op id of the `leaveDone` event
+   */
+  leave(timeoutMs: number, now: number): number {
+    const opId = ++this.#nextOpId;
+    if (this.#shutdown || this.#leaving) {
+      this.#emit({ type: "leaveDone", opId, timedOut: false });
+      return opId;
+    }
+    this.#leaving = true;
+    this.#leaveOpId = opId;
+    const me = this.#self();
+    this.#deadNode(
+      { incarnation: me.incarnation, node: this.#name, from: this.#name },
+      now,
+      () => this.#finishLeave(false),
+    );
+    if (!this.#anyAlive()) this.#finishLeave(false);
+    else if (timeoutMs > 0) this.#deadlines.set("leave", now + timeoutMs);
+    return opId;
   }
-  /** Stop: no more transmits, deadlines or events. */
-  shutdown(_now: number): void {}
-  /** Every known member, any state, self included. */
+
+  /**
+   * Stop: pending joins and a pending leave complete with an error /
+   * `timedOut`, then no more transmits or deadlines; queued events stay.
+   *
+   * @param _now current time
+   */
+  shutdown(_now: number): void {
+    if (this.#shutdown) return;
+    for (const [opId, op] of this.#joins) {
+      op.errors.push("Memberlist is shut down");
+      op.pending = 0;
+      this.#finishJoin(opId, op);
+    }
+    this.#finishLeave(true);
+    this.#shutdown = true;
+    this.#transmits = [];
+    this.#deadlines.clearAll();
+    this.#streams.clear();
+    this.#relays.clear();
+    this.#probe = null;
+    this.#pushPullReplies.clear();
+    this.#inboundPushPulls = 0;
+  }
+
+  /** Every known member, any state, self included, sorted by name. */
   members(): Member[] {
-    return [];
+    return this.#table.nodes.map(toMember).sort((a, b) =>
+      a.name < b.name ? -1 : a.name > b.name ? 1 : 0
+    );
   }
-  /** Members in state alive (self included). */
+
+  /**
+   * Members that are not dead or left (memberlist `Members`), self
+   * included, sorted by name. Suspect members count as alive here.
+   */
   aliveMembers(): Member[] {
-    return [];
+    return this.members().filter((m) =>
+      m.state === "alive" || m.state === "suspect"
+    );
   }
-  /** Ourselves. */
+
+  /** Ourselves, as the table holds us. */
   localMember(): Member {
-    throw new Error("Not implemented");
+    return toMember(this.#self());
   }
-  /** Alive members, self included. */
+
+  /** Members not dead or left, self included (memberlist `NumMembers`). */
   numMembers(): number {
-    return 0;
+    let n = 0;
+    for (const s of this.#table.nodes) if (!deadOrLeft(s)) n++;
+    return n;
   }
-  /** Lifeguard local health score (0 = healthy). */
+
+  /** Lifeguard local health score (0 = healthy; `serf info` health_score). */
   healthScore(): number {
-    return 0;
+    return this.#awareness.score;
   }
-  /** Re-read delegate meta, bump incarnation and broadcast alive. */
-  updateMeta(_now: number): void {}
-  /** Queue a user broadcast (sent as a type-8 message). */
-  queueBroadcast(_bytes: Uint8Array, _now: number): void {}
-  /** Send `0x08 || payload` to `addr` as one packet, without piggyback. */
-  sendTo(_addr: Address, _payload: Uint8Array, _now: number): void {}
+
+  /**
+   * Re-read the delegate's meta, bump our incarnation and broadcast an
+   * alive (memberlist `UpdateNode`, without waiting).
+   *
+   * @param now current time
+   * @throws {RangeError} when the delegate's meta exceeds 512 bytes
+   */
+  updateMeta(now: number): void {
+    if (this.#shutdown) return;
+    this.#aliveNode(this.#selfAlive(this.#nextIncarnation()), true, now);
+  }
+
+  /**
+   * Queue a user broadcast, sent as `0x08 || bytes` after memberlist's and
+   * the delegate's broadcasts, retransmitted like them.
+   *
+   * @param bytes the payload (without the type byte)
+   * @param _now current time
+   */
+  queueBroadcast(bytes: Uint8Array, _now: number): void {
+    this.#userBroadcasts.queue(null, encodeUser(bytes));
+  }
+
+  /**
+   * Send `0x08 || payload` to `addr` as one packet without piggyback
+   * (memberlist `SendToAddress`; Serf's query responses and relays).
+   *
+   * @param addr destination
+   * @param payload the user message
+   * @param _now current time
+   */
+  sendTo(addr: Address, payload: Uint8Array, _now: number): void {
+    if (this.#shutdown) return;
+    this.#rawSendPacket(addr, null, encodeUser(payload));
+  }
+
   /** A snapshot of counters. */
   stats(): MemberlistStats {
     return {
-      packetsIn: 0,
-      bytesIn: 0,
-      packetsOut: 0,
-      bytesOut: 0,
-      streamsIn: 0,
-      streamsOut: 0,
-      decodeErrors: new Map(),
-      dropped: new Map(),
+      ...this.#stats,
+      decodeErrors: new Map(this.#stats.decodeErrors),
+      dropped: new Map(this.#stats.dropped),
     };
   }
+
+  /** Names and times of armed deadlines, sorted (tests, debugging). */
+  deadlines(): Array<[string, number]> {
+    return this.#deadlines.entries();
+  }
+
+  /** Number of memberlist broadcasts waiting to be gossiped. */
+  pendingBroadcasts(): number {
+    return this.#broadcasts.length;
+  }
+
+  // -------------------------------------------------------------- schedule
+
+  #schedule(now: number): void {
+    const c = this.#config;
+    // memberlist's tickers tick at creation + k·interval; its random stagger
+    // only delays reading the (buffered) first tick, so it changes nothing.
+    this.#deadlines.set("probe", now + c.probeIntervalMs);
+    if (c.gossipIntervalMs > 0 && c.gossipNodes > 0) {
+      this.#deadlines.set("gossip", now + c.gossipIntervalMs);
+    }
+    if (c.pushPullIntervalMs > 0) {
+      // memberlist pushPullTrigger: random stagger, then a scaled period.
+      const stagger = randomOffset(c.pushPullIntervalMs, this.#prng);
+      this.#deadlines.set("pushPullStagger", now + stagger);
+    }
+  }
+
+  #onDeadline(name: string, atMs: number, now: number): void {
+    const colon = name.indexOf(":");
+    const kind = colon < 0 ? name : name.slice(0, colon);
+    const arg = colon < 0 ? "" : name.slice(colon + 1);
+    switch (kind) {
+      case "probe":
+        return this.#onProbeTick(atMs, now);
+      case "gossip":
+        this.#deadlines.set(
+          "gossip",
+          nextTick(atMs, this.#config.gossipIntervalMs, now),
+        );
+        return this.#gossip(now);
+      case "pushPullStagger":
+      case "pushPull":
+        return this.#onPushPullTick(kind === "pushPullStagger", now);
+      case "suspect":
+        return this.#onSuspicionTimeout(arg, now);
+      case "probeTimeout":
+        return this.#onProbeTimeout(Number(arg));
+      case "probeEnd":
+        return this.#onProbeEnd(Number(arg), now);
+      case "relay":
+        return this.#onRelayTimeout(Number(arg), now);
+      case "stream":
+        return this.handleStreamReply(
+          Number(arg),
+          new Error("i/o timeout (deadline reached)"),
+          now,
+        );
+      case "leave":
+        return this.#finishLeave(true);
+    }
+  }
+
+  // ---------------------------------------------------------------- probing
+
+  #onProbeTick(atMs: number, now: number): void {
+    this.#deadlines.set(
+      "probe",
+      nextTick(atMs, this.#config.probeIntervalMs, now),
+    );
+    // memberlist probes synchronously on its ticker goroutine; a tick that
+    // comes during a probe waits in the ticker's 1-slot channel, the rest
+    // are dropped.
+    if (this.#probe !== null) {
+      this.#probeTickPending = true;
+      return;
+    }
+    this.#startProbe(now);
+  }
+
+  #startProbe(now: number): void {
+    const { node, index } = nextProbeTarget(
+      this.#table,
+      this.#name,
+      this.#probeIndex,
+      {
+        now,
+        gossipToTheDeadTimeMs: this.#config.gossipToTheDeadTimeMs,
+        prng: this.#prng,
+      },
+    );
+    this.#probeIndex = index;
+    if (node !== null) this.#probeNode(node, now);
+  }
+
+  // SWIM §4 / memberlist probeNode: direct ping, then at ProbeTimeout
+  // indirect pings + TCP fallback, verdict at the end of the scaled interval.
+  #probeNode(node: NodeState, now: number): void {
+    const intervalMs = this.#awareness.scaleTimeoutMs(
+      this.#config.probeIntervalMs,
+    );
+    const ping: Ping = {
+      seqNo: this.#nextSeqNo(),
+      node: node.name,
+      sourceAddr: this.#selfIp,
+      sourcePort: this.#selfPort,
+      sourceNode: this.#name,
+    };
+    this.#probe = {
+      seqNo: ping.seqNo,
+      target: node.name,
+      incarnation: node.incarnation,
+      startMs: now,
+      intervalMs,
+      phase: "direct",
+      expectedNacks: 0,
+      nacks: 0,
+      ping,
+      tcp: "none",
+    };
+    this.#stats.probes++;
+    // ProbeTimeout is deliberately not scaled by health (memberlist).
+    this.#deadlines.set(
+      `probeTimeout:${ping.seqNo}`,
+      now + this.#config.probeTimeoutMs,
+    );
+    this.#deadlines.set(`probeEnd:${ping.seqNo}`, now + intervalMs);
+    const to = nodeAddress(node);
+    if (node.state === "alive") {
+      this.#sendDirect(to, encodePing(ping));
+      return;
+    }
+    // A suspect target gets the accusation with the ping so it can refute
+    // at once (memberlist 0.2.2), with a CRC toward PMax ≥ 5 and no piggyback.
+    const suspect = encodeAccusation(MessageType.suspect, {
+      incarnation: node.incarnation,
+      node: node.name,
+      from: this.#name,
+    });
+    this.#rawSendPacket(to, node, encodeCompound([encodePing(ping), suspect]));
+  }
+
+  #onProbeTimeout(seqNo: number): void {
+    const run = this.#probe;
+    if (run === null || run.seqNo !== seqNo || run.phase !== "direct") return;
+    run.phase = "indirect";
+    logger.debug`Failed UDP ping: ${run.target} (timeout reached)`;
+    const node = this.#table.get(run.target);
+    if (node === undefined) return;
+    const peers = this.#table.randomNodes(
+      this.#config.indirectChecks,
+      (s) =>
+        s.name !== this.#name && s.name !== node.name && s.state === "alive",
+      this.#prng,
+    );
+    for (const peer of peers) {
+      // Only protocol ≥ 4 peers know how to nack (memberlist probeNode).
+      const nack = peer.vsn[1] >= 4;
+      if (nack) run.expectedNacks++;
+      const ind: IndirectPing = {
+        seqNo: run.seqNo,
+        target: node.addr,
+        port: node.port,
+        node: node.name,
+        nack,
+        sourceAddr: this.#selfIp,
+        sourcePort: this.#selfPort,
+        sourceNode: this.#name,
+      };
+      this.#sendDirect(nodeAddress(peer), encodeIndirectPing(ind));
+    }
+    // TCP fallback to any PMax ≥ 3 target, whatever version we speak.
+    if (!this.#config.disableTcpPings && node.vsn[1] >= 3) {
+      const bytes = finishStream(
+        encodePing(run.ping),
+        this.#config.enableCompression,
+      );
+      const deadline = run.startMs + run.intervalMs;
+      const ok = this.#dial(nodeAddress(node), bytes, deadline, {
+        kind: "ping",
+        seqNo: run.seqNo,
+      });
+      if (ok) run.tcp = "pending";
+    }
+  }
+
+  #probeAcked(run: ProbeRun, ack: Ack, now: number): void {
+    // Only an ack within ProbeTimeout reports an RTT (memberlist probeNode).
+    if (run.phase === "direct") {
+      const node = this.#table.get(run.target);
+      if (node !== undefined) {
+        this.#delegate.notifyPingComplete?.(
+          toMember(node),
+          now - run.startMs,
+          ack.payload ?? EMPTY,
+          now,
+        );
+      }
+    }
+    this.#finishProbe(run, -1, now);
+  }
+
+  #onProbeEnd(seqNo: number, now: number): void {
+    const run = this.#probe;
+    if (run === null || run.seqNo !== seqNo) return;
+    if (run.tcp === "ok") {
+      logger
+        .warn`Was able to connect to ${run.target} but other probes failed, network may be misconfigured`;
+      return this.#finishProbe(run, -1, now);
+    }
+    const delta = failedProbeDelta(run.expectedNacks, run.nacks);
+    this.#stats.probeFailures++;
+    logger.info`Suspect ${run.target} has failed, no acks received`;
+    this.#suspectNode(
+      { incarnation: run.incarnation, node: run.target, from: this.#name },
+      now,
+    );
+    this.#finishProbe(run, delta, now);
+  }
+
+  #finishProbe(run: ProbeRun, awarenessDelta: number, now: number): void {
+    this.#awareness.applyDelta(awarenessDelta);
+    this.#deadlines.clear(`probeTimeout:${run.seqNo}`);
+    this.#deadlines.clear(`probeEnd:${run.seqNo}`);
+    this.#probe = null;
+    if (this.#probeTickPending) {
+      this.#probeTickPending = false;
+      this.#startProbe(now);
+    }
+  }
+
+  #streamPingDone(seqNo: number, result: Uint8Array | Error): void {
+    let ok = false;
+    if (result instanceof Error) {
+      // A dead node is expected to refuse; memberlist does not log that.
+      logger.debug`Failed fallback ping: ${result.message}`;
+    } else {
+      try {
+        const msg = openStream(result, MAX_PUSH_STATE_BYTES);
+        if (msg[0] === MessageType.ack) {
+          ok = decodeAck(new MsgpackReader(msg, 1)).seqNo === seqNo;
+        }
+        if (!ok) logger.error`Failed fallback ping: unexpected answer`;
+      } catch (e) {
+        logger.error`Failed fallback ping: ${this.#decodeFailure(e)}`;
+      }
+    }
+    const run = this.#probe;
+    if (run !== null && run.seqNo === seqNo && run.tcp === "pending") {
+      run.tcp = ok ? "ok" : "failed";
+    }
+  }
+
+  // ------------------------------------------------------- packet handlers
+
+  #dispatch(m: Inbound, from: Address, now: number): void {
+    switch (m.type) {
+      case "ping":
+        return this.#handlePing(m.msg, from);
+      case "indirectPing":
+        return this.#handleIndirectPing(m.msg, from, now);
+      case "ack":
+        return this.#handleAck(m.msg, now);
+      case "nack":
+        return this.#handleNack(m.msg.seqNo);
+      case "alive": {
+        // Protocol < 2 peers send no port: memberlist substitutes its own.
+        const a = m.msg;
+        if (this.#config.protocolVersion < 2 || a.port === 0) {
+          a.port = this.#bindPort;
+        }
+        return this.#aliveNode(a, false, now);
+      }
+      case "suspect":
+        return this.#suspectNode(m.msg, now);
+      case "dead":
+        return this.#deadNode(m.msg, now);
+      case "user":
+        return this.#deliverUser(m.payload, now);
+    }
+  }
+
+  #handlePing(p: Ping, from: Address): void {
+    if (p.node !== "" && p.node !== this.#name) {
+      logger.warn`Got ping for unexpected node '${p.node}' from=${
+        addressText(from)
+      }`;
+      bump(this.#stats.dropped, "ping-wrong-node");
+      return;
+    }
+    const payload = this.#delegate.ackPayload?.() ?? null;
+    const to =
+      p.sourceAddr !== null && p.sourceAddr.length > 0 && p.sourcePort > 0
+        ? { host: ipToString(p.sourceAddr), port: p.sourcePort }
+        : from;
+    this.#sendDirect(to, encodeAck({ seqNo: p.seqNo, payload }));
+  }
+
+  // Relay role (memberlist handleIndirectPing): ping the target with our
+  // own seq; relay its ack with the requester's seq, or nack at ProbeTimeout.
+  #handleIndirectPing(ind: IndirectPing, from: Address, now: number): void {
+    if (this.#relays.size >= MAX_RELAYS) {
+      bump(this.#stats.dropped, "relay-cap");
+      return;
+    }
+    const port = this.#config.protocolVersion < 2 || ind.port === 0
+      ? this.#bindPort
+      : ind.port;
+    const seqNo = this.#nextSeqNo();
+    const replyTo = ind.sourceAddr !== null && ind.sourceAddr.length > 0
+      ? { host: ipToString(ind.sourceAddr), port: ind.sourcePort }
+      : from;
+    this.#relays.set(seqNo, {
+      originSeqNo: ind.seqNo,
+      replyTo,
+      nack: ind.nack,
+    });
+    this.#deadlines.set(`relay:${seqNo}`, now + this.#config.probeTimeoutMs);
+    const ping: Ping = {
+      seqNo,
+      node: ind.node,
+      sourceAddr: this.#selfIp,
+      sourcePort: this.#selfPort,
+      sourceNode: this.#name,
+    };
+    this.#sendDirect({ host: ipToString(ind.target), port }, encodePing(ping));
+  }
+
+  #onRelayTimeout(seqNo: number, _now: number): void {
+    const relay = this.#relays.get(seqNo);
+    if (relay === undefined) return;
+    this.#relays.delete(seqNo);
+    if (relay.nack) {
+      this.#sendDirect(relay.replyTo, encodeNack({ seqNo: relay.originSeqNo }));
+    }
+  }
+
+  #handleAck(ack: Ack, now: number): void {
+    const run = this.#probe;
+    if (run !== null && run.seqNo === ack.seqNo) {
+      return this.#probeAcked(run, ack, now);
+    }
+    const relay = this.#relays.get(ack.seqNo);
+    if (relay === undefined) {
+      bump(this.#stats.dropped, "stale-ack");
+      return;
+    }
+    this.#relays.delete(ack.seqNo);
+    this.#deadlines.clear(`relay:${ack.seqNo}`);
+    // Relayed acks carry no payload (SPEC §3 ackResp).
+    this.#sendDirect(
+      relay.replyTo,
+      encodeAck({ seqNo: relay.originSeqNo, payload: null }),
+    );
+  }
+
+  #handleNack(seqNo: number): void {
+    const run = this.#probe;
+    // memberlist's nack channel holds indirectChecks + 1 entries.
+    if (
+      run !== null && run.seqNo === seqNo &&
+      run.nacks < this.#config.indirectChecks + 1
+    ) {
+      run.nacks++;
+      return;
+    }
+    bump(this.#stats.dropped, "stale-nack");
+  }
+
+  #deliverUser(payload: Uint8Array, now: number): void {
+    this.#delegate.notifyMsg?.(payload, now);
+    this.#emit({ type: "message", payload });
+  }
+
+  // ------------------------------------------------------- state machine
+
+  // memberlist aliveNode (SPEC §6.1). `bootstrap` marks our own announcements
+  // (setAlive, UpdateNode), which update rather than refute.
+  #aliveNode(a: Alive, bootstrap: boolean, now: number): void {
+    if (!this.#aliveAcceptable(a)) return;
+    const found = this.#aliveTarget(a, now);
+    if (found === null) return;
+    const { state, updatesNode } = found;
+    const isLocal = state.name === this.#name;
+    if (a.incarnation <= state.incarnation && !isLocal && !updatesNode) return;
+    if (a.incarnation < state.incarnation && isLocal) return;
+    this.#cancelSuspicion(a.node);
+    const oldState = state.state;
+    const oldMeta = state.meta;
+    if (!bootstrap && isLocal) {
+      // Same incarnation with the same meta and versions is our own echo.
+      if (
+        a.incarnation === state.incarnation && bytesEqual(a.meta, state.meta) &&
+        bytesEqual(a.vsn, state.vsn)
+      ) return;
+      this.#refute(state, a.incarnation);
+      logger.warn`Refuting an alive message for '${a.node}' (${
+        ipToString(a.addr)
+      }:${a.port}) meta:(${a.meta.length} bytes VS ${state.meta.length} bytes), vsn:(${[
+        ...a.vsn,
+      ]} VS ${state.vsn})`;
+    } else {
+      this.#broadcast(a.node, encodeAlive(a));
+      if (a.vsn.length >= 6) state.vsn = vsnFromWire(a.vsn);
+      state.incarnation = a.incarnation;
+      state.meta = a.meta;
+      state.addr = a.addr;
+      state.port = a.port;
+      if (state.state !== "alive") {
+        state.state = "alive";
+        state.stateChangeMs = now;
+      }
+    }
+    if (oldState === "dead" || oldState === "left") {
+      this.#notify("join", state, now);
+    } else if (!bytesEqual(oldMeta, state.meta)) {
+      this.#notify("update", state, now);
+    }
+  }
+
+  // The early filters of aliveNode: after our leave, bad versions, veto.
+  #aliveAcceptable(a: Alive): boolean {
+    if (this.#leaving && a.node === this.#name) return false;
+    if (a.vsn.length >= 3) {
+      const [pmin, pmax, pcur] = a.vsn;
+      if (pmin === 0 || pmax === 0 || pmin > pmax) {
+        logger.warn`Ignoring an alive message for '${a.node}' (${
+          ipToString(a.addr)
+        }:${a.port}) because protocol version(s) are wrong: ${pmin} <= ${pcur} <= ${pmax} should be >0`;
+        bump(this.#stats.dropped, "alive-bad-vsn");
+        return false;
+      }
+    }
+    if (this.#delegate.notifyAlive !== undefined) {
+      if (a.vsn.length < 6) {
+        logger.warn`ignoring alive message for '${a.node}' (${
+          ipToString(a.addr)
+        }:${a.port}) because Vsn is not present`;
+        bump(this.#stats.dropped, "alive-no-vsn");
+        return false;
+      }
+      const veto = this.#delegate.notifyAlive(aliveView(a, 0));
+      if (veto !== null) {
+        logger.warn`ignoring alive message for '${a.node}': ${veto}`;
+        bump(this.#stats.dropped, "alive-vetoed");
+        return false;
+      }
+    }
+    return true;
+  }
+
+  // Find or create the entry an alive is about; null on a conflict.
+  #aliveTarget(
+    a: Alive,
+    now: number,
+  ): { state: NodeState; updatesNode: boolean } | null {
+    const known = this.#table.get(a.node);
+    if (known === undefined) {
+      if (!this.#table.hasRoom) {
+        bump(this.#stats.dropped, "member-cap");
+        return null;
+      }
+      // A new entry starts Dead at incarnation 0 so the alive must beat it.
+      const state: NodeState = {
+        name: a.node,
+        addr: a.addr,
+        port: a.port,
+        meta: a.meta,
+        incarnation: 0,
+        state: "dead",
+        stateChangeMs: now,
+        vsn: vsnFromWire(a.vsn),
+      };
+      this.#table.insert(state, this.#prng);
+      return { state, updatesNode: false };
+    }
+    if (bytesEqual(known.addr, a.addr) && known.port === a.port) {
+      return { state: known, updatesNode: false };
+    }
+    const reclaimMs = this.#config.deadNodeReclaimTimeMs;
+    const canReclaim = reclaimMs > 0 && now - known.stateChangeMs > reclaimMs;
+    if (known.state === "left" || (known.state === "dead" && canReclaim)) {
+      logger.info`Updating address for left or failed node ${known.name} from ${
+        ipToString(known.addr)
+      }:${known.port} to ${ipToString(a.addr)}:${a.port}`;
+      return { state: known, updatesNode: true };
+    }
+    logger.error`Conflicting address for ${known.name}. Mine: ${
+      ipToString(known.addr)
+    }:${known.port} Theirs: ${
+      ipToString(a.addr)
+    }:${a.port} Old state: ${known.state}`;
+    const existing = toMember(known);
+    const other = aliveView(a, now);
+    this.#delegate.notifyConflict?.(existing, other, now);
+    this.#emit({ type: "conflict", existing, other });
+    bump(this.#stats.dropped, "alive-conflict");
+    return null;
+  }
+
+  // memberlist suspectNode (SPEC §6.1, Lifeguard dynamic suspicion §6.3).
+  #suspectNode(s: Accusation, now: number): void {
+    const state = this.#table.get(s.node);
+    if (state === undefined || s.incarnation < state.incarnation) return;
+    const timer = this.#suspicions.get(s.node);
+    if (timer !== undefined) {
+      // An independent confirmation shortens the timer; only news is
+      // re-gossiped, so confirmations keep flowing without echo storms.
+      if (timer.confirm(s.from, now)) {
+        this.#deadlines.set(`suspect:${s.node}`, timer.deadlineMs);
+        this.#broadcast(s.node, encodeAccusation(MessageType.suspect, s));
+      }
+      return;
+    }
+    if (state.state !== "alive") return;
+    if (state.name === this.#name) {
+      this.#refute(state, s.incarnation);
+      logger.warn`Refuting a suspect message (from: ${s.from})`;
+      return;
+    }
+    this.#broadcast(s.node, encodeAccusation(MessageType.suspect, s));
+    state.incarnation = s.incarnation;
+    state.state = "suspect";
+    state.stateChangeMs = now;
+    // k: confirmations expected, two probe intervals short of the nominal
+    // timeout; 0 when the cluster (minus us and the target) is too small.
+    const c = this.#config;
+    const n = this.#table.length;
+    const k = n - 2 < c.suspicionMult - 2 ? 0 : c.suspicionMult - 2;
+    const minMs = suspicionTimeoutMs(c.suspicionMult, n, c.probeIntervalMs);
+    const maxMs = c.suspicionMaxTimeoutMult * minMs;
+    const timer2 = new Suspicion(s.from, k, minMs, maxMs, now);
+    this.#suspicions.set(s.node, timer2);
+    this.#deadlines.set(`suspect:${s.node}`, timer2.deadlineMs);
+  }
+
+  #onSuspicionTimeout(name: string, now: number): void {
+    const timer = this.#suspicions.get(name);
+    this.#suspicions.delete(name);
+    const state = this.#table.get(name);
+    if (
+      timer === undefined || state === undefined || state.state !== "suspect" ||
+      state.stateChangeMs !== timer.changeMs
+    ) return;
+    logger
+      .info`Marking ${name} as failed, suspect timeout reached (${timer.confirmations} peer confirmations)`;
+    this.#deadNode({
+      incarnation: state.incarnation,
+      node: name,
+      from: this.#name,
+    }, now);
+  }
+
+  // memberlist deadNode (SPEC §6.1): From == Node means a graceful leave.
+  #deadNode(
+    d: Accusation,
+    now: number,
+    onFinished: (() => void) | null = null,
+  ): void {
+    const state = this.#table.get(d.node);
+    if (state === undefined || d.incarnation < state.incarnation) return;
+    this.#cancelSuspicion(d.node);
+    if (deadOrLeft(state)) return;
+    if (state.name === this.#name) {
+      if (!this.#leaving) {
+        this.#refute(state, d.incarnation);
+        logger.warn`Refuting a dead message (from: ${d.from})`;
+        return;
+      }
+      // Our own leave: the caller waits for this broadcast to finish.
+      this.#broadcast(
+        d.node,
+        encodeAccusation(MessageType.dead, d),
+        onFinished,
+      );
+    } else {
+      this.#broadcast(d.node, encodeAccusation(MessageType.dead, d));
+    }
+    state.incarnation = d.incarnation;
+    state.state = d.node === d.from ? "left" : "dead";
+    state.stateChangeMs = now;
+    this.#notify("leave", state, now);
+  }
+
+  // memberlist refute (SPEC §6.1): beat the accusation, lose a health point.
+  #refute(me: NodeState, accusedInc: number): void {
+    let inc = this.#nextIncarnation();
+    if (accusedInc >= inc) {
+      this.#incarnation = (accusedInc + 1) >>> 0;
+      inc = this.#incarnation;
+    }
+    me.incarnation = inc;
+    this.#awareness.applyDelta(1);
+    this.#stats.refutes++;
+    const alive = encodeAlive({
+      incarnation: inc,
+      node: me.name,
+      addr: me.addr,
+      port: me.port,
+      meta: me.meta,
+      vsn: Uint8Array.from(me.vsn),
+    });
+    // memberlist names this broadcast by our address string, not our name.
+    this.#broadcast(ipToString(me.addr), alive);
+  }
+
+  #cancelSuspicion(name: string): void {
+    if (this.#suspicions.delete(name)) this.#deadlines.clear(`suspect:${name}`);
+  }
+
+  // -------------------------------------------------------------- gossip
+
+  // memberlist gossip: each chosen node costs one transmit of each message.
+  #gossip(now: number): void {
+    const deadTimeMs = this.#config.gossipToTheDeadTimeMs;
+    const targets = this.#table.randomNodes(
+      this.#config.gossipNodes,
+      (s) =>
+        s.name !== this.#name &&
+        (s.state === "alive" || s.state === "suspect" ||
+          (s.state === "dead" && now - s.stateChangeMs <= deadTimeMs)),
+      this.#prng,
+    );
+    const avail = this.#config.udpBufferSize - COMPOUND_HEADER_OVERHEAD -
+      this.#sealOverheadBytes;
+    for (const node of targets) {
+      const msgs = this.#getBroadcasts(COMPOUND_OVERHEAD, avail);
+      if (msgs.length === 0) return;
+      for (const body of makeCompounds(msgs)) {
+        this.#rawSendPacket(nodeAddress(node), node, body);
+      }
+    }
+  }
+
+  // memberlist getBroadcasts: its own first, then the delegate's (Serf),
+  // then ours; user messages framed with the 0x08 type byte.
+  #getBroadcasts(overhead: number, limit: number): Uint8Array[] {
+    const n = this.#table.length;
+    const out = this.#broadcasts.take(overhead, limit, n);
+    let used = 0;
+    for (const m of out) used += m.length + overhead;
+    const get = this.#delegate.getBroadcasts;
+    if (get !== undefined && limit - used > overhead + USER_MSG_OVERHEAD) {
+      for (
+        const m of get.call(
+          this.#delegate,
+          overhead + USER_MSG_OVERHEAD,
+          limit - used,
+        )
+      ) {
+        const framed = encodeUser(m);
+        used += framed.length + overhead;
+        out.push(framed);
+      }
+    }
+    if (
+      this.#userBroadcasts.length > 0 &&
+      limit - used > overhead + USER_MSG_OVERHEAD
+    ) {
+      out.push(...this.#userBroadcasts.take(overhead, limit - used, n));
+    }
+    return out;
+  }
+
+  #broadcast(
+    name: string,
+    msg: Uint8Array,
+    onFinished: (() => void) | null = null,
+  ): void {
+    this.#broadcasts.queue(name, msg, onFinished);
+  }
+
+  // ------------------------------------------------------------ sending
+
+  // memberlist sendMsg: piggyback broadcasts in what the packet has left.
+  #sendDirect(to: Address, msg: Uint8Array): void {
+    const avail = this.#config.udpBufferSize - msg.length -
+      COMPOUND_HEADER_OVERHEAD -
+      this.#sealOverheadBytes;
+    const extra = this.#getBroadcasts(COMPOUND_OVERHEAD, avail);
+    if (extra.length === 0) return this.#rawSendPacket(to, null, msg);
+    for (const body of makeCompounds([msg, ...extra])) {
+      this.#rawSendPacket(to, null, body);
+    }
+  }
+
+  // memberlist rawSendMsgPacket: without a node, it looks the destination
+  // up by bare IP as a node *name* (which misses unless names are IPs), so
+  // pings, acks and nacks normally carry no CRC (SPEC §2.2 step 4).
+  #rawSendPacket(to: Address, node: NodeState | null, msg: Uint8Array): void {
+    const dest = node ?? this.#table.get(to.host) ?? null;
+    const withCrc = dest !== null && dest.vsn[1] >= 5;
+    const bytes = finishPacket(msg, this.#config.enableCompression, withCrc);
+    this.#stats.packetsOut++;
+    this.#stats.bytesOut += bytes.length;
+    this.#transmit({ kind: "packet", to, bytes });
+  }
+
+  #dial(
+    to: Address,
+    bytes: Uint8Array,
+    deadline: number,
+    ctx: StreamCtx,
+  ): boolean {
+    if (this.#streams.size >= MAX_DIALS) {
+      bump(this.#stats.dropped, "dial-cap");
+      return false;
+    }
+    const streamId = ++this.#nextStreamId;
+    this.#streams.set(streamId, ctx);
+    this.#deadlines.set(`stream:${streamId}`, deadline);
+    this.#stats.streamsOut++;
+    this.#transmit({
+      kind: "dial",
+      streamId,
+      to,
+      bytes,
+      expectReply: true,
+      deadline,
+    });
+    return true;
+  }
+
+  #reply(inboundId: number, bytes: Uint8Array | null): void {
+    this.#transmit({ kind: "reply", inboundId, bytes });
+  }
+
+  #transmit(t: Transmit): void {
+    if (this.#transmits.length >= MAX_QUEUED) {
+      bump(this.#stats.dropped, "transmit-overflow");
+      return;
+    }
+    this.#transmits.push(t);
+  }
+
+  // ---------------------------------------------------------- push-pull
+
+  #onPushPullTick(stagger: boolean, now: number): void {
+    if (stagger) return this.#schedulePushPull(now);
+    const partner = this.#table.randomNodes(
+      1,
+      (s) => s.name !== this.#name && s.state === "alive",
+      this.#prng,
+    )[0];
+    if (
+      partner === undefined ||
+      !this.#dialPushPull(nodeAddress(partner), false, null, partner.name, now)
+    ) this.#schedulePushPull(now);
+    // Otherwise the next one is armed when this one ends (memberlist's
+    // trigger waits for pushPull() to return).
+  }
+
+  #schedulePushPull(now: number): void {
+    const c = this.#config;
+    this.#deadlines.set(
+      "pushPull",
+      now + pushPullScaleMs(c.pushPullIntervalMs, this.#table.length),
+    );
+  }
+
+  #dialPushPull(
+    to: Address,
+    join: boolean,
+    opId: number | null,
+    peer: string,
+    now: number,
+  ): boolean {
+    if (this.#streams.size >= MAX_DIALS) {
+      bump(this.#stats.dropped, "dial-cap");
+      return false;
+    }
+    const bytes = finishStream(
+      this.#localState(join, now),
+      this.#config.enableCompression,
+    );
+    return this.#dial(to, bytes, now + this.#config.tcpTimeoutMs, {
+      kind: "pushPull",
+      join,
+      opId,
+      to,
+      peer,
+    });
+  }
+
+  #localState(join: boolean, now: number): Uint8Array {
+    const user = this.#delegate.localState?.(join, now) ?? EMPTY;
+    return encodeLocalState(this.#table.nodes, user, join);
+  }
+
+  #acceptPushPull(inboundId: number, msg: Uint8Array, now: number): void {
+    // memberlist counts the new request too: at most 127 run at once.
+    if (this.#inboundPushPulls + 1 >= MAX_PUSH_PULL_REQUESTS) {
+      logger.error`Too many pending push/pull requests`;
+      bump(this.#stats.dropped, "push-pull-cap");
+      return this.#reply(inboundId, null);
+    }
+    let pp: PushPull;
+    try {
+      pp = decodeRemoteState(msg, this.#bindPort);
+    } catch (e) {
+      logger.error`Failed to read remote state: ${this.#decodeFailure(e)}`;
+      return this.#reply(inboundId, null);
+    }
+    // Answer with our state *before* merging theirs, same Join flag.
+    const bytes = finishStream(
+      this.#localState(pp.join, now),
+      this.#config.enableCompression,
+    );
+    this.#inboundPushPulls++;
+    this.#pushPullReplies.add(inboundId);
+    this.#reply(inboundId, bytes);
+    const err = this.#mergeRemote(pp, pp.join, now);
+    if (err !== null) logger.error`Failed push/pull merge: ${err}`;
+  }
+
+  #mergeRemote(pp: PushPull, join: boolean, now: number): string | null {
+    const err = mergeRemoteState({
+      aliveNode: (a) => this.#aliveNode(a, false, now),
+      suspectNode: (s) => this.#suspectNode(s, now),
+      deadNode: (d) => this.#deadNode(d, now),
+      nodes: this.#table.nodes,
+      localName: this.#name,
+      notifyMerge: this.#delegate.notifyMerge?.bind(this.#delegate),
+    }, { ...pp, join });
+    if (err !== null) return err;
+    // memberlist hands the delegate only a non-empty user state.
+    if (pp.userState.length > 0) {
+      this.#delegate.mergeRemoteState?.(pp.userState, join, now);
+    }
+    return null;
+  }
+
+  #pushPullDone(
+    ctx: Extract<StreamCtx, { kind: "pushPull" }>,
+    err: string | null,
+    now: number,
+  ): void {
+    if (ctx.opId === null) {
+      if (err !== null) logger.error`Push/Pull with ${ctx.peer} failed: ${err}`;
+      if (!this.#shutdown && this.#config.pushPullIntervalMs > 0) {
+        this.#schedulePushPull(now);
+      }
+      return;
+    }
+    const op = this.#joins.get(ctx.opId);
+    if (op === undefined) return;
+    op.pending--;
+    if (err === null) op.joined++;
+    else {
+      op.errors.push(`Failed to join ${addressText(ctx.to)}: ${err}`);
+      logger.debug`Failed to join ${addressText(ctx.to)}: ${err}`;
+    }
+    if (op.pending === 0) this.#finishJoin(ctx.opId, op);
+  }
+
+  #finishJoin(opId: number, op: JoinOp): void {
+    this.#joins.delete(opId);
+    this.#emit({
+      type: "joinDone",
+      opId,
+      joined: op.joined,
+      errors: [...op.errors],
+    });
+  }
+
+  #acceptStreamPing(inboundId: number, msg: Uint8Array): void {
+    let p: Ping;
+    try {
+      p = decodePing(new MsgpackReader(msg, 1));
+    } catch (e) {
+      this.#decodeFailure(e);
+      return this.#reply(inboundId, null);
+    }
+    if (p.node !== "" && p.node !== this.#name) {
+      logger.warn`Got ping for unexpected node ${p.node}`;
+      bump(this.#stats.dropped, "ping-wrong-node");
+      return this.#reply(inboundId, null);
+    }
+    const ack = encodeAck({ seqNo: p.seqNo, payload: null });
+    this.#reply(inboundId, finishStream(ack, this.#config.enableCompression));
+  }
+
+  #acceptStreamUser(inboundId: number, msg: Uint8Array, now: number): void {
+    let payload: Uint8Array;
+    try {
+      payload = decodeStreamUser(msg);
+    } catch (e) {
+      this.#decodeFailure(e);
+      return this.#reply(inboundId, null);
+    }
+    this.#reply(inboundId, null);
+    this.#deliverUser(payload, now);
+  }
+
+  // ------------------------------------------------------------- helpers
+
+  #finishLeave(timedOut: boolean): void {
+    const opId = this.#leaveOpId;
+    if (opId === null) return;
+    this.#leaveOpId = null;
+    this.#deadlines.clear("leave");
+    this.#emit({ type: "leaveDone", opId, timedOut });
+  }
+
+  #anyAlive(): boolean {
+    for (const s of this.#table.nodes) {
+      if (!deadOrLeft(s) && s.name !== this.#name) return true;
+    }
+    return false;
+  }
+
+  #self(): NodeState {
+    const me = this.#table.get(this.#name);
+    if (me === undefined) {
+      throw new Error("Invariant: local node missing from the table");
+    }
+    return me;
+  }
+
+  #selfAlive(incarnation: number): Alive {
+    const meta = this.#delegate.nodeMeta?.(META_MAX_SIZE) ?? EMPTY;
+    if (meta.length > META_MAX_SIZE) {
+      throw new RangeError(
+        `Invalid node meta: ${meta.length} bytes, at most ${META_MAX_SIZE}`,
+      );
+    }
+    const c = this.#config;
+    return {
+      incarnation,
+      node: this.#name,
+      addr: this.#selfIp,
+      port: this.#selfPort,
+      meta,
+      vsn: Uint8Array.from([
+        PROTOCOL_VERSION_MIN,
+        PROTOCOL_VERSION_MAX,
+        c.protocolVersion,
+        c.delegateProtocolMin,
+        c.delegateProtocolMax,
+        c.delegateProtocolVersion,
+      ]),
+    };
+  }
+
+  #nextSeqNo(): number {
+    this.#seqNo = (this.#seqNo + 1) >>> 0;
+    return this.#seqNo;
+  }
+
+  #nextIncarnation(): number {
+    this.#incarnation = (this.#incarnation + 1) >>> 0;
+    return this.#incarnation;
+  }
+
+  #notify(
+    type: "join" | "leave" | "update",
+    state: NodeState,
+    now: number,
+  ): void {
+    const member = toMember(state);
+    if (type === "join") this.#delegate.notifyJoin?.(member, now);
+    else if (type === "leave") this.#delegate.notifyLeave?.(member, now);
+    else this.#delegate.notifyUpdate?.(member, now);
+    this.#emit({ type, member });
+  }
+
+  #emit(e: MemberlistEvent): void {
+    if (this.#events.length >= MAX_QUEUED) {
+      bump(this.#stats.dropped, "event-overflow");
+      return;
+    }
+    this.#events.push(e);
+  }
+
+  // Count a decode failure by reason and return its text. Network input
+  // never throws at the user (ARCHITECTURE principle 9): anything else a
+  // decoder throws is counted as "malformed".
+  #decodeFailure(e: unknown): string {
+    const reason = e instanceof DecodeError ? e.reason : "malformed";
+    bump(this.#stats.decodeErrors, reason);
+    return e instanceof Error ? e.message : String(e);
+  }
+}
+
+function nodeAddress(s: NodeState): Address {
+  return { host: ipToString(s.addr), port: s.port };
+}
+
+function aliveView(a: Alive, now: number): Member {
+  return {
+    name: a.node,
+    addr: { host: ipToString(a.addr), port: a.port },
+    meta: a.meta,
+    incarnation: a.incarnation,
+    state: "alive",
+    stateChangeMs: now,
+    vsn: [...a.vsn],
+  };
+}
+
+// The next tick of a ticker started at `atMs` with `intervalMs`, strictly
+// after `now`: like Go's ticker, missed ticks are dropped, not replayed.
+function nextTick(atMs: number, intervalMs: number, now: number): number {
+  let next = atMs + intervalMs;
+  if (next <= now) {
+    next += Math.ceil((now - next + 1) / intervalMs) * intervalMs;
+  }
+  return next;
 }

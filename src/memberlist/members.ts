@@ -58,7 +58,7 @@ export function deadOrLeft(s: NodeState): boolean {
 /** Six version bytes from a wire Vsn, zeros when absent or short. */
 export function vsnFromWire(vsn: Uint8Array): number[] {
   const out = [0, 0, 0, 0, 0, 0];
-  if (vsn.length >= 6) for (let i = 0; i < 6; i++) out[i] = vsn[i];
+  if (vsn.length >= 6) { for (let i = 0; i < 6; i++) out[i] = vsn[i]; }
   return out;
 }
 
@@ -110,7 +110,10 @@ export class MemberTable {
     const n = this.#nodes.length;
     const offset = randomOffset(n, prng);
     this.#nodes.push(s);
-    [this.#nodes[offset], this.#nodes[n]] = [this.#nodes[n], this.#nodes[offset]];
+    [this.#nodes[offset], this.#nodes[n]] = [
+      this.#nodes[n],
+      this.#nodes[offset],
+    ];
     this.#byName.set(s.name, s);
   }
 

@@ -8,6 +8,7 @@
  */
 
 import type { Address } from "../machine.ts";
+import type { Ping } from "../codec/messages.ts";
 import { deadOrLeft, type MemberTable, type NodeState } from "./members.ts";
 
 /** The probe in flight (memberlist probes one node at a time). */
@@ -28,6 +29,8 @@ export interface ProbeRun {
   expectedNacks: number;
   /** Nacks received (at most indirectChecks + 1, memberlist's channel size). */
   nacks: number;
+  /** The ping sent (the TCP fallback resends it as is). */
+  readonly ping: Ping;
   /** TCP fallback ping status. */
   tcp: "none" | "pending" | "ok" | "failed";
 }

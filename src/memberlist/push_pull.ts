@@ -88,7 +88,9 @@ export function readPushPullReply(
     return `remote error: ${decodeErr(new MsgpackReader(msg, 1))}`;
   }
   if (msg[0] !== MessageType.pushPull) {
-    return `received invalid msgType (${msg[0]}), expected pushPullMsg (${MessageType.pushPull})`;
+    return `received invalid msgType (${
+      msg[0]
+    }), expected pushPullMsg (${MessageType.pushPull})`;
   }
   return decodeRemoteState(msg, bindPort);
 }
@@ -109,7 +111,12 @@ export interface MergeOps {
   notifyMerge?(peers: Member[]): string | null;
 }
 
-const STATE_NAMES: readonly MemberState[] = ["alive", "suspect", "dead", "left"];
+const STATE_NAMES: readonly MemberState[] = [
+  "alive",
+  "suspect",
+  "dead",
+  "left",
+];
 
 function peerView(n: PushNodeState): Member {
   return {
@@ -153,7 +160,11 @@ export function mergeRemoteState(ops: MergeOps, pp: PushPull): string | null {
         });
         break;
       case 3:
-        ops.deadNode({ incarnation: r.incarnation, node: r.name, from: r.name });
+        ops.deadNode({
+          incarnation: r.incarnation,
+          node: r.name,
+          from: r.name,
+        });
         break;
       case 1:
       case 2:

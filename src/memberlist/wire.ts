@@ -95,7 +95,10 @@ export function finishPacket(
  * @param compression config `enableCompression`
  * @returns the stream bytes
  */
-export function finishStream(msg: Uint8Array, compression: boolean): Uint8Array {
+export function finishStream(
+  msg: Uint8Array,
+  compression: boolean,
+): Uint8Array {
   return compression ? compress(msg) : msg;
 }
 
@@ -129,7 +132,10 @@ export function makeCompounds(msgs: Uint8Array[]): Uint8Array[] {
 export function decompress(msg: Uint8Array, maxBytes: number): Uint8Array {
   const c = decodeCompress(new MsgpackReader(msg, 1));
   if (c.algo !== 0) {
-    throw new DecodeError("compress-algo", `Cannot decompress unknown algorithm ${c.algo}`);
+    throw new DecodeError(
+      "compress-algo",
+      `Cannot decompress unknown algorithm ${c.algo}`,
+    );
   }
   return lzwDecompress(c.buf, maxBytes);
 }

@@ -16,7 +16,9 @@ interface UdpVector {
 
 function fromHex(hex: string): Uint8Array {
   const out = new Uint8Array(hex.length / 2);
-  for (let i = 0; i < out.length; i++) out[i] = parseInt(hex.slice(2 * i, 2 * i + 2), 16);
+  for (let i = 0; i < out.length; i++) {
+    out[i] = parseInt(hex.slice(2 * i, 2 * i + 2), 16);
+  }
   return out;
 }
 
@@ -25,9 +27,9 @@ function toHex(bytes: Uint8Array): string {
 }
 
 function udpVectors(): UdpVector[] {
-  return readdirSync(UDP_DIR).filter((f) => f.endsWith(".json")).sort().map((f) =>
-    JSON.parse(readFileSync(new URL(f, UDP_DIR), "utf8")) as UdpVector
-  );
+  return readdirSync(UDP_DIR).filter((f) => f.endsWith(".json")).sort().map((
+    f,
+  ) => JSON.parse(readFileSync(new URL(f, UDP_DIR), "utf8")) as UdpVector);
 }
 
 /** Bit-at-a-time CRC-32 straight from the polynomial, to check the slicing-by-8 tables. */
@@ -35,7 +37,9 @@ function referenceCrc32(bytes: Uint8Array): number {
   let crc = 0xffffffff;
   for (const b of bytes) {
     crc ^= b;
-    for (let k = 0; k < 8; k++) crc = crc & 1 ? (crc >>> 1) ^ 0xedb88320 : crc >>> 1;
+    for (let k = 0; k < 8; k++) {
+      crc = crc & 1 ? (crc >>> 1) ^ 0xedb88320 : crc >>> 1;
+    }
   }
   return (crc ^ 0xffffffff) >>> 0;
 }

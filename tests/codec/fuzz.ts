@@ -35,21 +35,44 @@ export function corpus(): Uint8Array[] {
   for (const kind of ["udp", "tcp", "rpc"]) {
     for (const f of readdirSync(new URL(`${kind}/`, dir)).sort()) {
       // deno-lint-ignore no-explicit-any
-      const v: any = JSON.parse(readFileSync(new URL(`${kind}/${f}`, dir), "utf8"));
+      const v: any = JSON.parse(
+        readFileSync(new URL(`${kind}/${f}`, dir), "utf8"),
+      );
       if (v.hex) out.push(fromHex(v.hex));
       if (v.decoded?.encryption?.plaintextHex) {
         out.push(fromHex(v.decoded.encryption.plaintextHex));
       }
       for (const m of v.messages ?? []) {
         out.push(fromHex(m.hex));
-        if (m.decoded?.decompressedHex) out.push(fromHex(m.decoded.decompressedHex));
+        if (m.decoded?.decompressedHex) {
+          out.push(fromHex(m.decoded.decompressedHex));
+        }
       }
     }
   }
   // A decompression bomb: 1 MiB of zeros compresses to a few KiB.
   const bomb = lzwCompress(new Uint8Array(1 << 20));
-  const w = [0x09, 0x82, 0xa4, 0x41, 0x6c, 0x67, 0x6f, 0x00, 0xa3, 0x42, 0x75, 0x66];
-  const hdr = [0xdb, (bomb.length >>> 24) & 255, (bomb.length >>> 16) & 255, (bomb.length >>> 8) & 255, bomb.length & 255];
+  const w = [
+    0x09,
+    0x82,
+    0xa4,
+    0x41,
+    0x6c,
+    0x67,
+    0x6f,
+    0x00,
+    0xa3,
+    0x42,
+    0x75,
+    0x66,
+  ];
+  const hdr = [
+    0xdb,
+    (bomb.length >>> 24) & 255,
+    (bomb.length >>> 16) & 255,
+    (bomb.length >>> 8) & 255,
+    bomb.length & 255,
+  ];
   const pkt = new Uint8Array(w.length + hdr.length + bomb.length);
   pkt.set(w);
   pkt.set(hdr, w.length);
@@ -59,7 +82,11 @@ export function corpus(): Uint8Array[] {
 }
 
 /** Apply 1..4 random mutations: flips, byte sets, cuts, big length fields, splices, nesting. */
-export function mutate(input: Uint8Array, rand: () => number, pool: Uint8Array[]): Uint8Array {
+export function mutate(
+  input: Uint8Array,
+  rand: () => number,
+  pool: Uint8Array[],
+): Uint8Array {
   let b = input.slice();
   const n = 1 + Math.floor(rand() * 4);
   for (let i = 0; i < n && b.length > 0; i++) {
@@ -76,7 +103,8 @@ export function mutate(input: Uint8Array, rand: () => number, pool: Uint8Array[]
         break;
       case 3: {
         // A length or count field pointing far past the end.
-        const big = [0xdb, 0xdd, 0xdf, 0xce, 0xc6, 0xda][Math.floor(rand() * 6)];
+        const big =
+          [0xdb, 0xdd, 0xdf, 0xce, 0xc6, 0xda][Math.floor(rand() * 6)];
         const c = new Uint8Array(b.length + 5);
         c.set(b.subarray(0, at));
         c.set([big, 0x7f, 0xff, 0xff, 0xff], at);

@@ -22,15 +22,23 @@ for (let i = 0; i < total; i++) {
     errors += runDecoders(input);
   } catch (e) {
     console.error(`seed=${seed} input #${i}: non-DecodeError`, e);
-    console.error(Array.from(input, (b) => b.toString(16).padStart(2, "0")).join(""));
+    console.error(
+      Array.from(input, (b) => b.toString(16).padStart(2, "0")).join(""),
+    );
     process.exit(1);
   }
   const dt = performance.now() - t0;
   if (dt > slowestMs) slowestMs = dt;
-  if (i % 50_000 === 0) peakHeap = Math.max(peakHeap, process.memoryUsage().heapUsed);
+  if (i % 50_000 === 0) {
+    peakHeap = Math.max(peakHeap, process.memoryUsage().heapUsed);
+  }
 }
 const secs = (performance.now() - start) / 1000;
 console.log(
-  `fuzz: ${total} inputs, seed ${seed}, ${secs.toFixed(1)} s, ${errors} DecodeErrors, ` +
-    `0 other exceptions, slowest input ${slowestMs.toFixed(2)} ms, peak heap ${(peakHeap / 2 ** 20).toFixed(0)} MiB`,
+  `fuzz: ${total} inputs, seed ${seed}, ${
+    secs.toFixed(1)
+  } s, ${errors} DecodeErrors, ` +
+    `0 other exceptions, slowest input ${slowestMs.toFixed(2)} ms, peak heap ${
+      (peakHeap / 2 ** 20).toFixed(0)
+    } MiB`,
 );

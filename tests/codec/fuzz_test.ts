@@ -5,16 +5,20 @@ import { seeded } from "../helpers/prng.ts";
 import { DecodeError } from "../../src/codec/errors.ts";
 import { unwrapPacket } from "../../src/codec/packet.ts";
 
-test("20,000 mutated captures yield only DecodeErrors", { timeout: 60_000 }, () => {
-  const pool = corpus();
-  const rand = seeded(1);
-  let errors = 0;
-  for (let i = 0; i < 20_000; i++) {
-    const input = mutate(pool[i % pool.length], rand, pool);
-    errors += runDecoders(input);
-  }
-  assert.ok(errors > 20_000, `mutations were rejected ${errors} times`);
-});
+test(
+  "20,000 mutated captures yield only DecodeErrors",
+  { timeout: 60_000 },
+  () => {
+    const pool = corpus();
+    const rand = seeded(1);
+    let errors = 0;
+    for (let i = 0; i < 20_000; i++) {
+      const input = mutate(pool[i % pool.length], rand, pool);
+      errors += runDecoders(input);
+    }
+    assert.ok(errors > 20_000, `mutations were rejected ${errors} times`);
+  },
+);
 
 test("the decompression bomb in the corpus is refused at the limit", () => {
   const bomb = corpus().at(-1)!;

@@ -15,7 +15,10 @@ function toHex(bytes: Uint8Array): string {
 }
 
 function assertDecodeError(fn: () => unknown, reason: string): void {
-  assert.throws(fn, (err: unknown) => err instanceof DecodeError && err.reason === reason);
+  assert.throws(
+    fn,
+    (err: unknown) => err instanceof DecodeError && err.reason === reason,
+  );
 }
 
 test("addLabel writes 0xF4 | len | label | packet", () => {
@@ -31,7 +34,9 @@ test("an empty label adds nothing, as memberlist's AddLabelHeaderToPacket", () =
 });
 
 test("stripLabel round-trips and returns a view of the rest", () => {
-  for (const label of ["a", "prod-eu-1", "ünïcødé ☃", "x".repeat(LABEL_MAX_BYTES)]) {
+  for (
+    const label of ["a", "prod-eu-1", "ünïcødé ☃", "x".repeat(LABEL_MAX_BYTES)]
+  ) {
     const packet = new Uint8Array([1, 2, 3, 4]);
     const labeled = addLabel(packet, label);
     assert.equal(labeled.length, packet.length + labelOverhead(label));
@@ -61,14 +66,28 @@ test("label length is counted in UTF-8 bytes, at most 255", () => {
 
 test("malformed label headers are DecodeErrors", () => {
   assertDecodeError(() => stripLabel(new Uint8Array([HAS_LABEL])), "truncated");
-  assertDecodeError(() => stripLabel(new Uint8Array([HAS_LABEL, 0, 1, 2])), "label");
-  assertDecodeError(() => stripLabel(new Uint8Array([HAS_LABEL, 3, 0x61, 0x62])), "truncated");
-  assertDecodeError(() => stripLabel(new Uint8Array([HAS_LABEL, 2, 0xc3, 0x28, 0])), "label");
-  assertDecodeError(() => stripLabel(new Uint8Array([HAS_LABEL, 1, 0xff])), "label");
+  assertDecodeError(
+    () => stripLabel(new Uint8Array([HAS_LABEL, 0, 1, 2])),
+    "label",
+  );
+  assertDecodeError(
+    () => stripLabel(new Uint8Array([HAS_LABEL, 3, 0x61, 0x62])),
+    "truncated",
+  );
+  assertDecodeError(
+    () => stripLabel(new Uint8Array([HAS_LABEL, 2, 0xc3, 0x28, 0])),
+    "label",
+  );
+  assertDecodeError(
+    () => stripLabel(new Uint8Array([HAS_LABEL, 1, 0xff])),
+    "label",
+  );
 });
 
 test("a header that is exactly the label leaves an empty rest", () => {
-  const { label, rest } = stripLabel(new Uint8Array([HAS_LABEL, 2, 0x6f, 0x6b]));
+  const { label, rest } = stripLabel(
+    new Uint8Array([HAS_LABEL, 2, 0x6f, 0x6b]),
+  );
   assert.equal(label, "ok");
   assert.equal(rest.length, 0);
 });

@@ -18,14 +18,20 @@ interface Vector {
   hex?: string;
   decoded?: {
     encryption?: { plaintextHex: string };
-    msg: { type: number; decompressedHex?: string; inner?: { decompressedHex?: string } };
+    msg: {
+      type: number;
+      decompressedHex?: string;
+      inner?: { decompressedHex?: string };
+    };
   };
   messages?: Message[];
 }
 
 function fromHex(hex: string): Uint8Array {
   const out = new Uint8Array(hex.length / 2);
-  for (let i = 0; i < out.length; i++) out[i] = parseInt(hex.slice(2 * i, 2 * i + 2), 16);
+  for (let i = 0; i < out.length; i++) {
+    out[i] = parseInt(hex.slice(2 * i, 2 * i + 2), 16);
+  }
   return out;
 }
 
@@ -65,14 +71,19 @@ function compressBuf(msg: Uint8Array): { buf: Uint8Array; end: number } {
   else if (t === 0xd9) len = msg[at++];
   else if (t === 0xda) (len = (msg[at] << 8) | msg[at + 1]), (at += 2);
   else if (t === 0xdb) {
-    len = ((msg[at] << 24) | (msg[at + 1] << 16) | (msg[at + 2] << 8) | msg[at + 3]) >>> 0;
+    len = ((msg[at] << 24) | (msg[at + 1] << 16) | (msg[at + 2] << 8) |
+      msg[at + 3]) >>> 0;
     at += 4;
   } else throw new Error(`unexpected Buf format 0x${t.toString(16)}`);
   return { buf: msg.subarray(at, at + len), end: at + len };
 }
 
 /** Every captured compress payload: the UDP packets (after decryption and CRC) and TCP messages. */
-function capturedPayloads(): { id: string; msg: Uint8Array; expected: string }[] {
+function capturedPayloads(): {
+  id: string;
+  msg: Uint8Array;
+  expected: string;
+}[] {
   const found: { id: string; msg: Uint8Array; expected: string }[] = [];
   for (const v of load("udp")) {
     let plain = fromHex(v.decoded!.encryption?.plaintextHex ?? v.hex!);
@@ -82,13 +93,19 @@ function capturedPayloads(): { id: string; msg: Uint8Array; expected: string }[]
       plain = stripCrc(plain)!;
       expected = m.inner?.decompressedHex;
     }
-    if (plain[0] === 9) found.push({ id: v.id, msg: plain, expected: expected! });
+    if (plain[0] === 9) {
+      found.push({ id: v.id, msg: plain, expected: expected! });
+    }
   }
   for (const v of load("tcp")) {
     for (const [i, m] of (v.messages ?? []).entries()) {
       const plain = fromHex(m.decoded?.encryption?.plaintextHex ?? m.hex);
       if (plain[0] === 9) {
-        found.push({ id: `${v.id}#${i}`, msg: plain, expected: m.decoded!.decompressedHex! });
+        found.push({
+          id: `${v.id}#${i}`,
+          msg: plain,
+          expected: m.decoded!.decompressedHex!,
+        });
       }
     }
   }
@@ -103,7 +120,10 @@ interface ReferenceOptions {
 }
 
 /** The writer rules of SPEC §2.5 with a plain Map, written for clarity rather than speed. */
-function referenceCompress(input: Uint8Array, options: ReferenceOptions = {}): Uint8Array {
+function referenceCompress(
+  input: Uint8Array,
+  options: ReferenceOptions = {},
+): Uint8Array {
   const { leadingClear = true, clearAtMax = true } = options;
   const out: number[] = [];
   let bits = 0, nBits = 0, width = 9, hi = 257, overflow = 512;
@@ -146,7 +166,11 @@ function referenceCompress(input: Uint8Array, options: ReferenceOptions = {}): U
   return new Uint8Array(out);
 }
 
-function randomBytes(rand: () => number, n: number, alphabet = 256): Uint8Array {
+function randomBytes(
+  rand: () => number,
+  n: number,
+  alphabet = 256,
+): Uint8Array {
   const out = new Uint8Array(n);
   for (let i = 0; i < n; i++) out[i] = (rand() * alphabet) | 0;
   return out;
@@ -154,7 +178,16 @@ function randomBytes(rand: () => number, n: number, alphabet = 256): Uint8Array 
 
 /** Text-like data: words from a small vocabulary, so the table fills with long entries. */
 function repetitiveBytes(rand: () => number, n: number): Uint8Array {
-  const words = ["alive", "suspect", "dead", "s1", "s2", "127.0.0.1", "\x00", "\xc0\xc0\xc0"]
+  const words = [
+    "alive",
+    "suspect",
+    "dead",
+    "s1",
+    "s2",
+    "127.0.0.1",
+    "\x00",
+    "\xc0\xc0\xc0",
+  ]
     .map((w) => Array.from(w, (c) => c.charCodeAt(0)));
   const out = new Uint8Array(n);
   for (let o = 0; o < n;) {
@@ -167,7 +200,10 @@ function repetitiveBytes(rand: () => number, n: number): Uint8Array {
 
 function assertDecodeError(fn: () => unknown, reason: string, note = ""): void {
   assert.throws(fn, (err: unknown) => {
-    assert.ok(err instanceof DecodeError, `${note}: expected DecodeError, got ${err}`);
+    assert.ok(
+      err instanceof DecodeError,
+      `${note}: expected DecodeError, got ${err}`,
+    );
     assert.equal(err.reason, reason, note);
     assert.equal(err.name, "DecodeError");
     return true;
@@ -179,7 +215,10 @@ test("lzwCompress writes Go 1.19's bytes for tiny inputs", () => {
   assert.equal(toHex(lzwCompress(new Uint8Array(0))), "000302");
   // "a": CLEAR, 'a', END (9 bits each) = 256 | 97 << 9 | 257 << 18.
   assert.equal(toHex(lzwCompress(new Uint8Array([97]))), "00c30404");
-  assert.equal(toHex(lzwCompress(new Uint8Array([97]))), toHex(referenceCompress(new Uint8Array([97]))));
+  assert.equal(
+    toHex(lzwCompress(new Uint8Array([97]))),
+    toHex(referenceCompress(new Uint8Array([97]))),
+  );
 });
 
 test("lzwDecompress accepts empty streams with and without the leading CLEAR", () => {
@@ -192,7 +231,10 @@ test("every captured LZW payload decompresses and re-compresses byte-identically
   const payloads = capturedPayloads();
   // UDP: compressed compound, CRC+compressed user event, encrypted compressed ack. TCP: both
   // directions of the compressed, encrypted and large push/pulls, and the errMsg reply.
-  assert.ok(payloads.length >= 10, `only ${payloads.length} LZW payloads found`);
+  assert.ok(
+    payloads.length >= 10,
+    `only ${payloads.length} LZW payloads found`,
+  );
   for (const { id, msg, expected } of payloads) {
     const { buf, end } = compressBuf(msg);
     assert.equal(end, msg.length, `${id}: bytes after Buf`);
@@ -232,7 +274,10 @@ test("200 KB random data crosses the 4095 CLEAR many times and round-trips", () 
 test("200 KB repetitive data (long entries, 12-bit codes) round-trips like the reference", () => {
   const input = repetitiveBytes(prng(3), 200_000);
   const packed = lzwCompress(input);
-  assert.ok(packed.length < input.length / 2, `ratio ${packed.length}/${input.length}`);
+  assert.ok(
+    packed.length < input.length / 2,
+    `ratio ${packed.length}/${input.length}`,
+  );
   assert.deepEqual(packed, referenceCompress(input));
   assert.deepEqual(lzwDecompress(packed, MAX), input);
 });
@@ -246,7 +291,9 @@ test("1 MB of one byte value (maximal runs, KwKwK codes) round-trips like the re
 
 test("lzwDecompress accepts streams without a leading CLEAR or with a deferred CLEAR", () => {
   const rand = prng(4);
-  for (const input of [randomBytes(rand, 50_000), repetitiveBytes(rand, 100_000)]) {
+  for (
+    const input of [randomBytes(rand, 50_000), repetitiveBytes(rand, 100_000)]
+  ) {
     const old = referenceCompress(input, { leadingClear: false });
     assert.deepEqual(lzwDecompress(old, MAX), input);
     // A writer that never clears makes Go's reader sit at 12 bits with a full table.
@@ -270,19 +317,29 @@ test("a stream without END (every strict prefix of a real payload) is a DecodeEr
   const { msg } = capturedPayloads()[0];
   const { buf } = compressBuf(msg);
   for (let cut = 0; cut < buf.length; cut++) {
-    assertDecodeError(() => lzwDecompress(buf.subarray(0, cut), MAX), "lzw", `cut ${cut}`);
+    assertDecodeError(
+      () => lzwDecompress(buf.subarray(0, cut), MAX),
+      "lzw",
+      `cut ${cut}`,
+    );
   }
   // Trailing bytes after END are ignored, as Go's reader stops at END.
   const padded = new Uint8Array(buf.length + 3);
   padded.set(buf);
-  assert.equal(toHex(lzwDecompress(padded, MAX)), toHex(lzwDecompress(buf, MAX)));
+  assert.equal(
+    toHex(lzwDecompress(padded, MAX)),
+    toHex(lzwDecompress(buf, MAX)),
+  );
 });
 
 test("a code past the table is a DecodeError", () => {
   // CLEAR then 258, which is not defined yet: 256 | 258 << 9.
   assertDecodeError(() => lzwDecompress(fromHex("000502"), MAX), "lzw");
   // 'a' then 259 while hi = 258 (code == hi is fine, hi + 1 is not): 97 | 259 << 9 | 257 << 18.
-  assertDecodeError(() => lzwDecompress(new Uint8Array([97, 6, 6, 4]), MAX), "lzw");
+  assertDecodeError(
+    () => lzwDecompress(new Uint8Array([97, 6, 6, 4]), MAX),
+    "lzw",
+  );
 });
 
 test("output past maxOutputBytes is a DecodeError and never allocated", () => {
@@ -323,7 +380,9 @@ test("mutated real payloads give output or a DecodeError, nothing else", () => {
   const bufs = capturedPayloads().map((p) => compressBuf(p.msg).buf);
   for (let i = 0; i < 5_000; i++) {
     const buf = bufs[i % bufs.length].slice();
-    for (let k = 0; k < 1 + (i % 4); k++) buf[(rand() * buf.length) | 0] = (rand() * 256) | 0;
+    for (let k = 0; k < 1 + (i % 4); k++) {
+      buf[(rand() * buf.length) | 0] = (rand() * 256) | 0;
+    }
     try {
       lzwDecompress(buf, 1 << 16);
     } catch (err) {

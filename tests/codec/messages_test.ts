@@ -44,7 +44,9 @@ const hex = (b: Uint8Array): string =>
 type Json = any;
 
 function loadAll(kind: "udp" | "tcp"): Json[] {
-  return readdirSync(new URL(`${kind}/`, dir)).filter((f) => f.endsWith(".json"))
+  return readdirSync(new URL(`${kind}/`, dir)).filter((f) =>
+    f.endsWith(".json")
+  )
     .sort().map((f) =>
       JSON.parse(readFileSync(new URL(`${kind}/${f}`, dir), "utf8"))
     );
@@ -87,7 +89,10 @@ function ourLeaves(buf: Uint8Array, out: Uint8Array[] = []): Uint8Array[] {
     case MessageType.compress: {
       const c = decodeCompress(new MsgpackReader(buf, 1));
       const inner = lzwDecompress(c.buf, 1 << 20);
-      assert.equal(hex(encodeCompress({ algo: 0, buf: lzwCompress(inner) })), hex(buf));
+      assert.equal(
+        hex(encodeCompress({ algo: 0, buf: lzwCompress(inner) })),
+        hex(buf),
+      );
       return ourLeaves(inner, out);
     }
   }
@@ -98,16 +103,24 @@ function ourLeaves(buf: Uint8Array, out: Uint8Array[] = []): Uint8Array[] {
 const lowerFirst = (k: string): string => k[0].toLowerCase() + k.slice(1);
 
 /** Compare our decoded struct with the vector's `bodyPlain`. */
-function assertPlain(ours: Record<string, unknown>, plain: Json, where: string): void {
+function assertPlain(
+  ours: Record<string, unknown>,
+  plain: Json,
+  where: string,
+): void {
   for (const [goKey, want] of Object.entries(plain)) {
-    const got = ours[goKey === "Node" && "name" in ours ? "name" : lowerFirst(goKey)];
+    const got =
+      ours[goKey === "Node" && "name" in ours ? "name" : lowerFirst(goKey)];
     if (want !== null && typeof want === "object" && "hex" in want) {
       assert.ok(got instanceof Uint8Array, `${where}.${goKey} is bytes`);
       assert.equal(hex(got), want.hex, `${where}.${goKey}`);
     } else if (got instanceof Uint8Array) {
       assert.equal(new TextDecoder().decode(got), want, `${where}.${goKey}`);
     } else if (want === null) {
-      assert.ok(got === null || got === "" || got === 0, `${where}.${goKey} empty`);
+      assert.ok(
+        got === null || got === "" || got === 0,
+        `${where}.${goKey} empty`,
+      );
     } else assert.deepEqual(got, want, `${where}.${goKey}`);
   }
 }
@@ -200,8 +213,15 @@ test("every TCP vector frames, decodes and re-encodes byte-exactly", () => {
         assert.equal(streamMessageLength(wire, 20 << 20), 9);
         continue;
       }
-      assert.equal(streamMessageLength(wire, 20 << 20), wire.length, `${where}: framing`);
-      assert.equal(streamMessageLength(wire.subarray(0, wire.length - 1), 20 << 20), -1);
+      assert.equal(
+        streamMessageLength(wire, 20 << 20),
+        wire.length,
+        `${where}: framing`,
+      );
+      assert.equal(
+        streamMessageLength(wire.subarray(0, wire.length - 1), 20 << 20),
+        -1,
+      );
       const d = m.decoded;
       let plain = d.encryption ? fromHex(d.encryption.plaintextHex) : wire;
       if (plain[0] === MessageType.compress) {
@@ -212,11 +232,21 @@ test("every TCP vector frames, decodes and re-encodes byte-exactly", () => {
       if (plain[0] === MessageType.pushPull) {
         const pp = decodePushPull(new MsgpackReader(plain, 1));
         assert.deepEqual(
-          { Join: pp.join, Nodes: pp.nodes.length, UserStateLen: pp.userState.length },
+          {
+            Join: pp.join,
+            Nodes: pp.nodes.length,
+            UserStateLen: pp.userState.length,
+          },
           d.headerPlain,
         );
-        pp.nodes.forEach((n, j) => assertPlain({ ...n }, d.nodes[j].statePlain, `${where}.node${j}`));
-        assert.equal(hex(encodePushPull(pp)), hex(plain), `${where}: re-encodes`);
+        pp.nodes.forEach((n, j) =>
+          assertPlain({ ...n }, d.nodes[j].statePlain, `${where}.node${j}`)
+        );
+        assert.equal(
+          hex(encodePushPull(pp)),
+          hex(plain),
+          `${where}: re-encodes`,
+        );
       } else checkLeaf(plain, d, where);
       checked++;
     }
@@ -229,7 +259,8 @@ function randBytes(rand: () => number, n: number): Uint8Array {
 }
 
 function randName(rand: () => number): string {
-  return "node-" + Math.floor(rand() * 1e6).toString(36) + (rand() < 0.1 ? "é" : "");
+  return "node-" + Math.floor(rand() * 1e6).toString(36) +
+    (rand() < 0.1 ? "é" : "");
 }
 
 test("seeded round trips of every memberlist message type", () => {
@@ -255,12 +286,31 @@ test("seeded round trips of every memberlist message type", () => {
       sourceNode: rand() < 0.2 ? "" : randName(rand),
     };
     assert.deepEqual(decodePing(new MsgpackReader(encodePing(ping), 1)), ping);
-    const ind = { ...ping, sourceAddr: ping.sourceAddr, target: randBytes(rand, 4), port: 7946, nack: rand() < 0.5 };
-    assert.deepEqual(decodeIndirectPing(new MsgpackReader(encodeIndirectPing(ind), 1)), ind);
-    const ack = { seqNo: u32(), payload: rand() < 0.3 ? null : randBytes(rand, Math.floor(rand() * 300)) };
+    const ind = {
+      ...ping,
+      sourceAddr: ping.sourceAddr,
+      target: randBytes(rand, 4),
+      port: 7946,
+      nack: rand() < 0.5,
+    };
+    assert.deepEqual(
+      decodeIndirectPing(new MsgpackReader(encodeIndirectPing(ind), 1)),
+      ind,
+    );
+    const ack = {
+      seqNo: u32(),
+      payload: rand() < 0.3 ? null : randBytes(rand, Math.floor(rand() * 300)),
+    };
     assert.deepEqual(decodeAck(new MsgpackReader(encodeAck(ack), 1)), ack);
-    const acc = { incarnation: u32(), node: randName(rand), from: randName(rand) };
-    assert.deepEqual(decodeAccusation(new MsgpackReader(encodeAccusation(3, acc), 1)), acc);
+    const acc = {
+      incarnation: u32(),
+      node: randName(rand),
+      from: randName(rand),
+    };
+    assert.deepEqual(
+      decodeAccusation(new MsgpackReader(encodeAccusation(3, acc), 1)),
+      acc,
+    );
     if (i % 50 === 0) {
       const pp: PushPull = {
         join: rand() < 0.5,
@@ -285,7 +335,9 @@ test("seeded round trips of every memberlist message type", () => {
 test("decoders on mutated messages throw only DecodeError", () => {
   const rand = seeded(5);
   const seeds = loadAll("udp").map((v) =>
-    v.decoded.encryption ? fromHex(v.decoded.encryption.plaintextHex) : fromHex(v.hex)
+    v.decoded.encryption
+      ? fromHex(v.decoded.encryption.plaintextHex)
+      : fromHex(v.hex)
   ).flatMap((p) => {
     try {
       return ourLeaves(p);
@@ -293,13 +345,27 @@ test("decoders on mutated messages throw only DecodeError", () => {
       return [];
     }
   });
-  const decoders = [decodePing, decodeIndirectPing, decodeAck, decodeNack, decodeAccusation, decodeAlive, decodeErr, decodeCompress, (r: MsgpackReader) => decodePushPull(r)];
+  const decoders = [
+    decodePing,
+    decodeIndirectPing,
+    decodeAck,
+    decodeNack,
+    decodeAccusation,
+    decodeAlive,
+    decodeErr,
+    decodeCompress,
+    (r: MsgpackReader) => decodePushPull(r),
+  ];
   let thrown = 0;
   for (let i = 0; i < 20000; i++) {
     const base = seeds[i % seeds.length].slice();
     const flips = 1 + Math.floor(rand() * 4);
-    for (let f = 0; f < flips; f++) base[Math.floor(rand() * base.length)] = Math.floor(rand() * 256);
-    const cut = rand() < 0.3 ? base.subarray(0, Math.floor(rand() * base.length)) : base;
+    for (let f = 0; f < flips; f++) {
+      base[Math.floor(rand() * base.length)] = Math.floor(rand() * 256);
+    }
+    const cut = rand() < 0.3
+      ? base.subarray(0, Math.floor(rand() * base.length))
+      : base;
     for (const dec of decoders) {
       try {
         dec(new MsgpackReader(cut, 1));
@@ -318,9 +384,17 @@ test("decoders on mutated messages throw only DecodeError", () => {
 });
 
 test("a push-pull declaring more than the limits is refused", () => {
-  const pp = encodePushPull({ join: false, nodes: [], userState: new Uint8Array(100) });
+  const pp = encodePushPull({
+    join: false,
+    nodes: [],
+    userState: new Uint8Array(100),
+  });
   assert.throws(
-    () => decodePushPull(new MsgpackReader(pp, 1), { maxNodes: 10, maxUserStateBytes: 50 }),
+    () =>
+      decodePushPull(new MsgpackReader(pp, 1), {
+        maxNodes: 10,
+        maxUserStateBytes: 50,
+      }),
     (e) => e instanceof DecodeError && e.reason === "too-large",
   );
   // Framing refuses an encrypted frame declaring more than the cap at once.
@@ -330,7 +404,10 @@ test("a push-pull declaring more than the limits is refused", () => {
 
 test("IP text conversions", () => {
   assert.equal(ipToString(Uint8Array.from([127, 0, 0, 2])), "127.0.0.2");
-  assert.deepEqual(ipFromString("127.0.55.1"), Uint8Array.from([127, 0, 55, 1]));
+  assert.deepEqual(
+    ipFromString("127.0.55.1"),
+    Uint8Array.from([127, 0, 55, 1]),
+  );
   assert.equal(ipFromString("300.1.1.1"), null);
   assert.equal(ipFromString("example.com"), null);
   for (const s of ["::1", "fe80::1:2", "2001:db8::", "1:2:3:4:5:6:7:8", "::"]) {
@@ -340,6 +417,9 @@ test("IP text conversions", () => {
     assert.equal(ipToString(b), s);
   }
   assert.equal(ipToString(ipFromString("::ffff:10.0.0.1")!), "10.0.0.1");
-  assert.deepEqual(ipFromString("::1.2.3.4")!.subarray(12), Uint8Array.from([1, 2, 3, 4]));
+  assert.deepEqual(
+    ipFromString("::1.2.3.4")!.subarray(12),
+    Uint8Array.from([1, 2, 3, 4]),
+  );
   assert.equal(ipFromString("1::2::3"), null);
 });

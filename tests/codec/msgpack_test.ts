@@ -1,6 +1,9 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { decode as oracleDecode, encode as oracleEncode } from "@msgpack/msgpack";
+import {
+  decode as oracleDecode,
+  encode as oracleEncode,
+} from "@msgpack/msgpack";
 import {
   MsgpackReader,
   MsgpackWriter,
@@ -18,15 +21,24 @@ test("legacy strings: fixstr, then str16 for 32..255 bytes (no str8)", () => {
   assert.equal(hex(w.str("s1").finish()), "a27331");
   const s32 = "x".repeat(32);
   assert.equal(hex(w.reset().str(s32).finish()).slice(0, 6), "da0020");
-  assert.equal(hex(w.reset().str("y".repeat(255)).finish()).slice(0, 6), "da00ff");
+  assert.equal(
+    hex(w.reset().str("y".repeat(255)).finish()).slice(0, 6),
+    "da00ff",
+  );
   const big = "z".repeat(70000);
   assert.equal(hex(w.reset().str(big).finish()).slice(0, 10), "db00011170");
 });
 
 test("legacy []byte goes out as str, rpc []byte as bin", () => {
   const ip = new Uint8Array([127, 0, 0, 2]);
-  assert.equal(hex(new MsgpackWriter("legacy").bytes(ip).finish()), "a47f000002");
-  assert.equal(hex(new MsgpackWriter("rpc").bytes(ip).finish()), "c4047f000002");
+  assert.equal(
+    hex(new MsgpackWriter("legacy").bytes(ip).finish()),
+    "a47f000002",
+  );
+  assert.equal(
+    hex(new MsgpackWriter("rpc").bytes(ip).finish()),
+    "c4047f000002",
+  );
   const payload = new Uint8Array(480);
   assert.equal(
     hex(new MsgpackWriter("rpc").bytes(payload).finish()).slice(0, 6),
@@ -34,7 +46,10 @@ test("legacy []byte goes out as str, rpc []byte as bin", () => {
   );
   // nil and empty differ (SPEC §1.1 pitfall 6).
   assert.equal(hex(new MsgpackWriter().bytes(null).finish()), "c0");
-  assert.equal(hex(new MsgpackWriter().bytes(new Uint8Array(0)).finish()), "a0");
+  assert.equal(
+    hex(new MsgpackWriter().bytes(new Uint8Array(0)).finish()),
+    "a0",
+  );
 });
 
 test("rpc strings use str8 for 32..255 bytes", () => {
@@ -60,12 +75,18 @@ test("integers take the smallest unsigned form whatever the Go type", () => {
   ];
   for (const [v, want] of cases) {
     assert.equal(hex(new MsgpackWriter().int(v).finish()), want, `int ${v}`);
-    assert.equal(new MsgpackReader(new MsgpackWriter().int(v).finish()).int(), v);
+    assert.equal(
+      new MsgpackReader(new MsgpackWriter().int(v).finish()).int(),
+      v,
+    );
   }
 });
 
 test("floats are always float64, 0.0 included", () => {
-  assert.equal(hex(new MsgpackWriter().float64(0).finish()), "cb0000000000000000");
+  assert.equal(
+    hex(new MsgpackWriter().float64(0).finish()),
+    "cb0000000000000000",
+  );
   const r = new MsgpackReader(new MsgpackWriter().float64(1.5).finish());
   assert.equal(r.float(), 1.5);
   // Go accepts integers and float32 where a float is expected.
@@ -77,7 +98,10 @@ test("floats are always float64, 0.0 included", () => {
 });
 
 test("reader accepts go-msgpack v2 signed forms (SPEC §11)", () => {
-  assert.equal(new MsgpackReader(new Uint8Array([0xd1, 0x02, 0x4a])).int(), 586);
+  assert.equal(
+    new MsgpackReader(new Uint8Array([0xd1, 0x02, 0x4a])).int(),
+    586,
+  );
   const dur = new Uint8Array([0xd3, 0, 0, 0, 0, 0xb2, 0xd0, 0x5e, 0]);
   assert.equal(new MsgpackReader(dur).int(), 3_000_000_000);
 });
@@ -197,7 +221,10 @@ test("legacy mode round-trips random values (strings read back raw)", () => {
     // Read back with strings kept raw (the old spec cannot tell strings from
     // bytes), then write again: the bytes must be identical.
     const back = new MsgpackReader(bytes).value(true);
-    assert.equal(hex(new MsgpackWriter("legacy").value(back).finish()), hex(bytes));
+    assert.equal(
+      hex(new MsgpackWriter("legacy").value(back).finish()),
+      hex(bytes),
+    );
     // The oracle reads the old spec too; it must agree on the shape.
     oracleDecode(bytes);
   }

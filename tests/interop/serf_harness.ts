@@ -34,7 +34,10 @@ let availableCache: boolean | undefined;
  */
 export function serfAvailable(): boolean {
   if (availableCache === undefined) {
-    const r = spawnSync(SERF_BIN, ["version"], { stdio: "ignore", timeout: 5000 });
+    const r = spawnSync(SERF_BIN, ["version"], {
+      stdio: "ignore",
+      timeout: 5000,
+    });
     availableCache = r.error === undefined && r.status === 0;
   }
   return availableCache;
@@ -184,9 +187,15 @@ export class SerfAgent {
       for (; seen < this.logLines.length; seen++) {
         if (pattern.test(this.logLines[seen])) return this.logLines[seen];
       }
-      if (this.exited) throw this.#error(`Agent exited before logging ${pattern}`);
+      if (this.exited) {
+        throw this.#error(`Agent exited before logging ${pattern}`);
+      }
       const left = deadline - Date.now();
-      if (left <= 0) throw this.#error(`Agent did not log ${pattern} within ${timeoutMs} ms`);
+      if (left <= 0) {
+        throw this.#error(
+          `Agent did not log ${pattern} within ${timeoutMs} ms`,
+        );
+      }
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, left);
         this.#logWaiters.push(() => {
@@ -209,8 +218,16 @@ export class SerfAgent {
    * @param options Timeout.
    * @returns Exit code and output (a non-zero exit is not an error here).
    */
-  cli(command: string, args: readonly string[] = [], options: CliOptions = {}): Promise<CliResult> {
-    return runSerfCli([command, `-rpc-addr=${hostPort(this.options.rpc)}`, ...args], options);
+  cli(
+    command: string,
+    args: readonly string[] = [],
+    options: CliOptions = {},
+  ): Promise<CliResult> {
+    return runSerfCli([
+      command,
+      `-rpc-addr=${hostPort(this.options.rpc)}`,
+      ...args,
+    ], options);
   }
 
   /** Wait until the RPC port accepts a TCP connection, or fail at the deadline. */
@@ -219,7 +236,9 @@ export class SerfAgent {
     while (!(await canConnect(this.options.rpc))) {
       if (this.exited) throw this.#error("Agent exited during startup");
       if (Date.now() >= deadline) {
-        throw this.#error(`Agent RPC did not accept connections within ${timeoutMs} ms`);
+        throw this.#error(
+          `Agent RPC did not accept connections within ${timeoutMs} ms`,
+        );
       }
       await delay(50);
     }
@@ -265,11 +284,15 @@ export class SerfAgent {
  * }
  * ```
  */
-export async function startSerfAgent(options: SerfAgentOptions): Promise<SerfAgent> {
+export async function startSerfAgent(
+  options: SerfAgentOptions,
+): Promise<SerfAgent> {
   if (!serfAvailable()) {
     throw new Error(
       `Cannot start serf: '${SERF_BIN}' is not on PATH` +
-        (env.CI ? " (CI is set, so the live interop tests cannot be skipped)" : ""),
+        (env.CI
+          ? " (CI is set, so the live interop tests cannot be skipped)"
+          : ""),
     );
   }
   const args = [
@@ -278,7 +301,9 @@ export async function startSerfAgent(options: SerfAgentOptions): Promise<SerfAge
     `-bind=${hostPort(options.bind)}`,
     `-rpc-addr=${hostPort(options.rpc)}`,
     "-log-level=debug",
-    ...(options.encryptKey !== undefined ? [`-encrypt=${options.encryptKey}`] : []),
+    ...(options.encryptKey !== undefined
+      ? [`-encrypt=${options.encryptKey}`]
+      : []),
     ...(options.extraArgs ?? []),
   ];
   const child = spawn(SERF_BIN, args, { stdio: ["ignore", "pipe", "pipe"] });
@@ -299,15 +324,23 @@ export async function startSerfAgent(options: SerfAgentOptions): Promise<SerfAge
  * @param options Timeout (default 10000 ms; the CLI is killed then).
  * @returns Exit code and output.
  */
-export function runSerfCli(args: readonly string[], options: CliOptions = {}): Promise<CliResult> {
+export function runSerfCli(
+  args: readonly string[],
+  options: CliOptions = {},
+): Promise<CliResult> {
   return new Promise<CliResult>((resolve) => {
-    const child = spawn(SERF_BIN, [...args], { stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(SERF_BIN, [...args], {
+      stdio: ["ignore", "pipe", "pipe"],
+    });
     let stdout = "";
     let stderr = "";
     const dec = new TextDecoder();
     child.stdout?.on("data", (c: Uint8Array) => stdout += dec.decode(c));
     child.stderr?.on("data", (c: Uint8Array) => stderr += dec.decode(c));
-    const timer = setTimeout(() => child.kill("SIGKILL"), options.timeoutMs ?? 10_000);
+    const timer = setTimeout(
+      () => child.kill("SIGKILL"),
+      options.timeoutMs ?? 10_000,
+    );
     child.once("error", (err) => {
       clearTimeout(timer);
       resolve({ code: null, stdout, stderr: stderr + err.message });
@@ -337,7 +370,9 @@ export async function pollUntil<T>(
     const v = await check();
     if (v !== undefined) return v;
     if (Date.now() >= deadline) {
-      throw new Error(`Timed out after ${options.timeoutMs} ms waiting for ${what}`);
+      throw new Error(
+        `Timed out after ${options.timeoutMs} ms waiting for ${what}`,
+      );
     }
     await delay(options.intervalMs ?? 50);
   }
@@ -387,7 +422,10 @@ export class StreamConn {
   /** @param socket An accepted socket. */
   constructor(socket: net.Socket) {
     this.socket = socket;
-    this.remote = { host: socket.remoteAddress ?? "", port: socket.remotePort ?? 0 };
+    this.remote = {
+      host: socket.remoteAddress ?? "",
+      port: socket.remotePort ?? 0,
+    };
     socket.on("data", (chunk: Uint8Array) => {
       const next = new Uint8Array(this.#buf.length + chunk.length);
       next.set(this.#buf);
@@ -424,7 +462,10 @@ export class StreamConn {
    * @returns The frame's bytes (consumed from the buffer).
    * @throws {Error} At the deadline, or when the peer closes before a whole frame arrived.
    */
-  async read(frameLength: (buf: Uint8Array) => number, timeoutMs: number): Promise<Uint8Array> {
+  async read(
+    frameLength: (buf: Uint8Array) => number,
+    timeoutMs: number,
+  ): Promise<Uint8Array> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       const n = this.#buf.length > 0 ? frameLength(this.#buf) : -1;
@@ -435,10 +476,14 @@ export class StreamConn {
       }
       if (this.#error !== null) throw this.#error;
       if (this.#ended) {
-        throw new Error(`Stream closed after ${this.#buf.length} bytes, before a complete frame`);
+        throw new Error(
+          `Stream closed after ${this.#buf.length} bytes, before a complete frame`,
+        );
       }
       const left = deadline - Date.now();
-      if (left <= 0) throw new Error(`No complete stream frame within ${timeoutMs} ms`);
+      if (left <= 0) {
+        throw new Error(`No complete stream frame within ${timeoutMs} ms`);
+      }
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, left);
         this.#wake = () => {
@@ -497,7 +542,12 @@ export class FakeMember {
    */
   send(bytes: Uint8Array, to: HostPort): Promise<void> {
     return new Promise((resolve, reject) => {
-      this.#udp.send(bytes, to.port, to.host, (err) => err ? reject(err) : resolve());
+      this.#udp.send(
+        bytes,
+        to.port,
+        to.host,
+        (err) => err ? reject(err) : resolve(),
+      );
     });
   }
 
@@ -509,7 +559,11 @@ export class FakeMember {
    */
   dial(to: HostPort): Promise<StreamConn> {
     return new Promise((resolve, reject) => {
-      const s = net.connect({ host: to.host, port: to.port, localAddress: this.address.host });
+      const s = net.connect({
+        host: to.host,
+        port: to.port,
+        localAddress: this.address.host,
+      });
       this.#conns.add(s);
       s.once("close", () => this.#conns.delete(s));
       s.once("error", reject);
@@ -556,8 +610,12 @@ export async function startFakeMember(
       resolve();
     });
   });
+  // A send failure is reported to its callback; without a listener a stray 'error' event would
+  // crash the runner instead of failing the one test.
+  udp.on("error", () => {});
   udp.on("message", (msg: Uint8Array, rinfo: dgram.RemoteInfo) => {
-    const bytes = new Uint8Array(msg.buffer, msg.byteOffset, msg.byteLength).slice();
+    const bytes = new Uint8Array(msg.buffer, msg.byteOffset, msg.byteLength)
+      .slice();
     handlers.onPacket?.(bytes, { host: rinfo.address, port: rinfo.port });
   });
   const tcp = net.createServer();
@@ -574,6 +632,9 @@ export async function startFakeMember(
     throw e;
   }
   const member = new FakeMember(address, udp, tcp);
-  tcp.on("connection", (s: net.Socket) => handlers.onStream?.(new StreamConn(s)));
+  tcp.on(
+    "connection",
+    (s: net.Socket) => handlers.onStream?.(new StreamConn(s)),
+  );
   return member;
 }
