@@ -12,7 +12,8 @@
  *                                <-- {Error:"", Seq:2} {Members:[…]}
  *   {Command:"stream", Seq:3} {Type:"*"} -->
  *                                <-- {Error:"", Seq:3}
- *                                <-- {Error:"", Seq:3} {Event:"member-join", Members:[…]}  (later, repeatedly)
+ *                                <-- {Error:"", Seq:3} {Event:"member-join", …}
+ *                                    (later, once per event)
  * ```
  *
  * Only some commands carry a request body ({@linkcode rpcRequestHasBody}) or
@@ -1386,20 +1387,22 @@ export function splitMsgpackObjects(
   maxObjectBytes: number = RPC_MAX_OBJECT_BYTES,
 ): SplitObjects {
   const objects: Uint8Array[] = [];
+  // One reader walks the whole buffer; `start` marks the current object.
+  const r = new MsgpackReader(buf);
   let start = 0;
   while (start < buf.length) {
-    const r = new MsgpackReader(buf, start);
     try {
       r.skip();
     } catch (err) {
       if (err instanceof DecodeError && err.reason === "truncated") break;
       throw err;
     }
-    if (r.offset - start > maxObjectBytes) {
-      throw tooLarge(r.offset - start, maxObjectBytes);
+    const end = r.offset;
+    if (end - start > maxObjectBytes) {
+      throw tooLarge(end - start, maxObjectBytes);
     }
-    objects.push(buf.subarray(start, r.offset));
-    start = r.offset;
+    objects.push(buf.subarray(start, end));
+    start = end;
   }
   const rest = buf.subarray(start);
   if (rest.length > maxObjectBytes) throw tooLarge(rest.length, maxObjectBytes);

@@ -11,7 +11,15 @@ import {
 import { DecodeError } from "../../src/codec/errors.ts";
 import { MsgpackWriter } from "../../src/codec/msgpack.ts";
 import { seeded } from "../helpers/prng.ts";
-import { findAll, fromHex, garbage, Gen, loadVector, onlyDecodeError, toHex } from "../helpers/serf_vectors.ts";
+import {
+  findAll,
+  fromHex,
+  garbage,
+  Gen,
+  loadVector,
+  onlyDecodeError,
+  toHex,
+} from "../helpers/serf_vectors.ts";
 
 const plainOf = (c: Coordinate): Record<string, unknown> => ({
   Adjustment: c.adjustment,
@@ -20,7 +28,7 @@ const plainOf = (c: Coordinate): Record<string, unknown> => ({
   Vec: c.vec,
 });
 
-test("vectors: every ack coordinate decodes to coordinatePlain and re-encodes byte for byte", () => {
+test("vectors: every ack coordinate decodes to coordinatePlain and re-encodes exactly", () => {
   const acks = findAll().acks;
   // udp-ack-coordinate-initial, udp-compound-ack-dead, udp-refute-alive,
   // udp-encrypted-compressed-ack.
@@ -75,7 +83,12 @@ test("decode accepts integers and float32 where Go accepts them", () => {
     .byte(0xca).raw(new Uint8Array([0x3f, 0, 0, 0])).str("Vec").array(8);
   for (let i = 0; i < 8; i++) w.int(0);
   const c = decodeCoordinatePayload(w.finish());
-  assert.deepEqual(c, { vec: new Array(8).fill(0), error: 1, adjustment: 0, height: 0.5 });
+  assert.deepEqual(c, {
+    vec: new Array(8).fill(0),
+    error: 1,
+    adjustment: 0,
+    height: 0.5,
+  });
 });
 
 test("property: random coordinates round-trip bit for bit (seed 0xc00d)", () => {
@@ -100,8 +113,9 @@ test("garbage: truncations, bit flips and random bytes give only DecodeError (se
   const samples = findAll().acks.map((a) => a.payload);
   let ok = 0, bad = 0;
   for (const b of garbage(samples, prng, 400, 500)) {
-    if (onlyDecodeError(() => decodeCoordinatePayload(b), "coordinate", b)) ok++;
-    else bad++;
+    if (onlyDecodeError(() => decodeCoordinatePayload(b), "coordinate", b)) {
+      ok++;
+    } else bad++;
   }
   // Most flips land in float bits and still decode.
   assert.ok(ok > 0 && bad > 0, `ok ${ok} bad ${bad}`);

@@ -24,6 +24,10 @@ import { unwrapPacket } from "../../src/codec/packet.ts";
 import { streamMessageLength } from "../../src/codec/stream.ts";
 import { lzwCompress, lzwDecompress } from "../../src/codec/lzw.ts";
 import { stripLabel } from "../../src/codec/label.ts";
+import { decodeSerfMessage } from "../../src/codec/serf_messages.ts";
+import { decodeTags } from "../../src/codec/tags.ts";
+import { decodeCoordinatePayload } from "../../src/codec/coordinate.ts";
+import { splitMsgpackObjects } from "../../src/codec/rpc.ts";
 
 const dir = new URL("../fixtures/vectors/", import.meta.url);
 const fromHex = (h: string): Uint8Array =>
@@ -176,9 +180,15 @@ export function runDecoders(input: Uint8Array, extra: Decoder[] = []): number {
     for (const m of p.messages) {
       const dec = LEAF_DECODERS[m[0]];
       if (dec) attempt(() => dec(new MsgpackReader(m, 1)));
+      // Serf's messages ride in memberlist user messages (SPEC §8).
+      if (m[0] === MessageType.user) attempt(() => decodeSerfMessage(m.subarray(1)));
       for (const x of extra) attempt(() => x(m));
     }
   });
+  attempt(() => decodeSerfMessage(input));
+  attempt(() => decodeTags(input));
+  attempt(() => decodeCoordinatePayload(input));
+  attempt(() => splitMsgpackObjects(input, 1 << 16));
   attempt(() => streamMessageLength(input, 1 << 20));
   attempt(() => lzwDecompress(input, 1 << 16));
   attempt(() => stripLabel(input));

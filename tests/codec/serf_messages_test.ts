@@ -11,8 +11,8 @@ import {
   encodeSerfMessage,
   encodeTagFilter,
   MemberStatus,
-  QueryFlag,
   type PushPullState,
+  QueryFlag,
   type SerfMember,
   type SerfMessage,
   type UserEvents,
@@ -142,7 +142,18 @@ function plainPushPull(p: PushPullState): Json {
 
 test("vectors: every serf message type 0..9 appears in the captures", () => {
   const seen = new Set(findAll().serf.map((f) => f.node.serfType));
-  assert.deepEqual([...seen].sort((a, b) => a - b), [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+  assert.deepEqual([...seen].sort((a, b) => a - b), [
+    0,
+    1,
+    2,
+    3,
+    4,
+    5,
+    6,
+    7,
+    8,
+    9,
+  ]);
   // 33 UDP messages (nested payloads and relayed messages included) and
   // 10 push-pull user states: a walker that silently skipped some would
   // lower this.
@@ -153,7 +164,9 @@ test("vectors: every serf message decodes to bodyPlain and re-encodes byte for b
   for (const { where, bytes, node } of findAll().serf) {
     const m = decodeSerfMessage(bytes);
     assert.equal(m.type, node.serfName, where);
-    const expected = m.type === "relay" ? node.relayHeaderPlain : node.bodyPlain;
+    const expected = m.type === "relay"
+      ? node.relayHeaderPlain
+      : node.bodyPlain;
     assert.deepEqual(plainOf(m), expected, where);
     // Go maps (tags, StatusLTimes) decode into Maps that keep the wire order,
     // so even they re-encode to the captured bytes.
@@ -228,7 +241,9 @@ test("vectors: nil and empty stay apart (Filters c0, ack Payload c0, Keys c0, Ke
     assert.ok(a.type === "queryResponse" && a.body.payload === null);
   }
   const keyResponses = byName("keyResponse");
-  assert.ok(keyResponses.some((k) => k.type === "keyResponse" && k.body.keys === null));
+  assert.ok(
+    keyResponses.some((k) => k.type === "keyResponse" && k.body.keys === null),
+  );
   const keyRequests = byName("keyRequest");
   assert.ok(
     keyRequests.some((k) =>
@@ -246,18 +261,30 @@ test("conflict response for an unknown node is 06 c0 (serf handleConflict)", () 
 });
 
 test("key request and response encodings match SPEC §8.8", () => {
-  assert.equal(toHex(encodeKeyRequest({ key: new Uint8Array(0) })), "0781a34b6579a0");
+  assert.equal(
+    toHex(encodeKeyRequest({ key: new Uint8Array(0) })),
+    "0781a34b6579a0",
+  );
   assert.equal(toHex(encodeKeyRequest({ key: null })), "0781a34b6579c0");
   // install-key response: 0x08 + {Keys: nil, Message: '', PrimaryKey: '', Result: true}.
   assert.equal(
-    toHex(encodeKeyResponse({ result: true, message: "", keys: null, primaryKey: "" })),
+    toHex(
+      encodeKeyResponse({
+        result: true,
+        message: "",
+        keys: null,
+        primaryKey: "",
+      }),
+    ),
     "0884a44b657973c0a74d657373616765a0aa5072696d6172794b6579a0a6526573756c74c3",
   );
 });
 
 test("decoders accept keys in any order, unknown keys and signed ints (SPEC §1.3)", () => {
   // {Node: "s2", Extra: [1], LTime: int16 300} — Go skips Extra.
-  const bytes = fromHex("0183a44e6f6465a27332a54578747261910" + "1a54c54696d65d1012c");
+  const bytes = fromHex(
+    "0183a44e6f6465a27332a54578747261910" + "1a54c54696d65d1012c",
+  );
   assert.deepEqual(decodeSerfMessage(bytes), {
     type: "join",
     body: { ltime: 300, node: "s2" },
@@ -274,7 +301,10 @@ test("decodeSerfMessage rejects empty input and unknown types with DecodeError",
     () => decodeSerfMessage(fromHex("0a80")),
     (e: unknown) => e instanceof DecodeError && e.reason === "unknown-type",
   );
-  assert.deepEqual(decodeFilter(fromHex("0780")), { type: "unknown", filterType: 7 });
+  assert.deepEqual(decodeFilter(fromHex("0780")), {
+    type: "unknown",
+    filterType: 7,
+  });
   assert.throws(() => decodeFilter(new Uint8Array(0)), DecodeError);
 });
 
@@ -312,7 +342,10 @@ function randomRing(g: Gen): (UserEvents | null)[] {
 function randomMessage(g: Gen, inner: (g: Gen) => SerfMessage): SerfMessage {
   switch (g.int(10)) {
     case 0:
-      return { type: "leave", body: { ltime: g.uint(64), node: g.str(), prune: g.chance(0.5) } };
+      return {
+        type: "leave",
+        body: { ltime: g.uint(64), node: g.str(), prune: g.chance(0.5) },
+      };
     case 1:
       return { type: "join", body: { ltime: g.uint(64), node: g.str() } };
     case 2:
@@ -330,7 +363,12 @@ function randomMessage(g: Gen, inner: (g: Gen) => SerfMessage): SerfMessage {
     case 3:
       return {
         type: "userEvent",
-        body: { ltime: g.uint(64), name: g.str(), payload: g.bytesOrNull(), cc: g.chance(0.5) },
+        body: {
+          ltime: g.uint(64),
+          name: g.str(),
+          payload: g.bytesOrNull(),
+          cc: g.chance(0.5),
+        },
       };
     case 4:
       return {
@@ -413,9 +451,16 @@ test("property: filters round-trip (seed 0xf117)", () => {
   const g = new Gen(seeded(0xf117));
   for (let i = 0; i < 500; i++) {
     const nodes = g.strList(8);
-    assert.deepEqual(decodeFilter(encodeNodeFilter(nodes)), { type: "node", nodes });
+    assert.deepEqual(decodeFilter(encodeNodeFilter(nodes)), {
+      type: "node",
+      nodes,
+    });
     const tag = g.str(), expr = g.str();
-    assert.deepEqual(decodeFilter(encodeTagFilter(tag, expr)), { type: "tag", tag, expr });
+    assert.deepEqual(decodeFilter(encodeTagFilter(tag, expr)), {
+      type: "tag",
+      tag,
+      expr,
+    });
   }
 });
 
@@ -425,38 +470,55 @@ test("property: filters round-trip (seed 0xf117)", () => {
 test("garbage: truncations, bit flips and random bytes give only DecodeError (seed 0x6a7b)", () => {
   const prng = seeded(0x6a7b);
   const g = new Gen(prng);
-  const samples = findAll().serf.map((f) => f.bytes).filter((b) => b.length < 400);
+  const samples = findAll().serf.map((f) => f.bytes).filter((b) =>
+    b.length < 400
+  );
   while (samples.length < 80) {
     const b = encodeSerfMessage(randomMessage(g, leaf));
     if (b.length < 400) samples.push(b);
   }
   let ok = 0, bad = 0;
   for (const b of garbage(samples, prng)) {
-    const fine = onlyDecodeError(() => {
-      const m = decodeSerfMessage(b);
-      // Whatever decodes must encode again without throwing.
-      encodeSerfMessage(m);
-      if (m.type === "query" && m.body.filters) {
-        for (const f of m.body.filters) onlyDecodeError(() => decodeFilter(f), "filter");
-      }
-    }, "serf", b);
-    if (fine) ok++;
-    else bad++;
+    const fine = onlyDecodeError(
+      () => {
+        const m = decodeSerfMessage(b);
+        // Whatever decodes must encode again without throwing.
+        encodeSerfMessage(m);
+        if (m.type === "query" && m.body.filters) {
+          for (const f of m.body.filters) {
+            onlyDecodeError(() => decodeFilter(f), "filter");
+          }
+        }
+      },
+      "serf",
+      b,
+    );
+    if (fine) {
+      ok++;
+    } else bad++;
   }
   assert.ok(ok > 0 && bad > 0, `ok ${ok} bad ${bad}`);
 });
 
 test("garbage: the large push-pull states survive flips and truncations", () => {
   const prng = seeded(0x99);
-  const big = findAll().serf.filter((f) => f.node.serfType === 2).map((f) => f.bytes);
+  const big = findAll().serf.filter((f) => f.node.serfType === 2).map((f) =>
+    f.bytes
+  );
   for (const s of big) {
     for (let n = 0; n < s.length; n += 7) {
-      onlyDecodeError(() => decodeSerfMessage(s.subarray(0, n)), "push-pull prefix");
+      onlyDecodeError(
+        () => decodeSerfMessage(s.subarray(0, n)),
+        "push-pull prefix",
+      );
     }
     for (let i = 0; i < 300; i++) {
       const b = s.slice();
       b[Math.floor(prng() * b.length)] = Math.floor(prng() * 256);
-      onlyDecodeError(() => encodeSerfMessage(decodeSerfMessage(b)), "push-pull flip");
+      onlyDecodeError(
+        () => encodeSerfMessage(decodeSerfMessage(b)),
+        "push-pull flip",
+      );
     }
   }
 });

@@ -9,7 +9,15 @@ import {
 } from "../../src/codec/tags.ts";
 import { DecodeError } from "../../src/codec/errors.ts";
 import { seeded } from "../helpers/prng.ts";
-import { findAll, fromHex, garbage, Gen, onlyDecodeError, plainMap, toHex } from "../helpers/serf_vectors.ts";
+import {
+  findAll,
+  fromHex,
+  garbage,
+  Gen,
+  onlyDecodeError,
+  plainMap,
+  toHex,
+} from "../helpers/serf_vectors.ts";
 
 test("vectors: every captured node meta decodes to tagsPlain and re-encodes byte for byte", () => {
   const metas = findAll().metas;
@@ -60,7 +68,10 @@ test("tags over 512 bytes are refused with a RangeError naming the limit", () =>
   );
   assert.throws(() => assertTagsFit(over, 5), RangeError);
   // The old form counts the role alone.
-  assert.throws(() => encodeTags(new Map([["role", "y".repeat(513)]]), 2), RangeError);
+  assert.throws(
+    () => encodeTags(new Map([["role", "y".repeat(513)]]), 2),
+    RangeError,
+  );
 });
 
 test("property: random tags round-trip and encodedTagsSize is exact (seed 0x7a65)", () => {

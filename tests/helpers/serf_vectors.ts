@@ -251,7 +251,9 @@ export function onlyDecodeError(
     return true;
   } catch (err) {
     if (!(err instanceof DecodeError)) {
-      assert.fail(`${what}: threw ${String(err)} on ${input ? toHex(input) : "?"}`);
+      assert.fail(
+        `${what}: threw ${String(err)} on ${input ? toHex(input) : "?"}`,
+      );
     }
     return false;
   }

@@ -1,0 +1,207 @@
+/**
+ * The Memberlist binding of the simulator: {@linkcode MachineHooks} for
+ * `Memberlist`, a ready cluster ({@linkcode memberlistCluster}), and the
+ * bounds memberlist's own formulas give (SPEC §6.2–§6.4), which the
+ * checkers and tests use instead of magic numbers.
+ *
+ * @module
+ */
+
+import type { MemberlistConfig, ProfileName } from "../config.ts";
+import { profileConfig } from "../config.ts";
+import { MAX_BROADCASTS, Memberlist } from "../memberlist/memberlist.ts";
+import {
+  retransmitLimit,
+  suspicionTimeoutMs,
+} from "../memberlist/formulas.ts";
+import type { MemberlistEvent } from "../types.ts";
+import { defaultCheckers } from "./checkers.ts";
+import {
+  type Checker,
+  type ClassifiedEvent,
+  type MachineHooks,
+  SimCluster,
+  type SimClusterOptions,
+} from "./sim_cluster.ts";
+
+/** A simulated memberlist cluster. */
+export type MemberlistCluster = SimCluster<Memberlist, MemberlistEvent>;
+
+/** The hooks that let a {@linkcode SimCluster} drive `Memberlist`. */
+export const MEMBERLIST_HOOKS: MachineHooks<Memberlist, MemberlistEvent> = {
+  join(m, seeds, nowMs): void {
+    m.join(seeds, nowMs);
+  },
+  leave(m, timeoutMs, nowMs): void {
+    m.leave(timeoutMs, nowMs);
+  },
+  shutdown(m, nowMs): void {
+    m.shutdown(nowMs);
+  },
+  // Member is structurally a ViewEntry (name, state, incarnation).
+  members: (m) => m.members(),
+  self: (m) => m.localMember(),
+  classify(e: MemberlistEvent): ClassifiedEvent {
+    switch (e.type) {
+      case "join":
+      case "leave":
+      case "update":
+        return { kind: "member", entry: e.member };
+      case "joinDone":
+        return { kind: "joinDone", joined: e.joined };
+      case "leaveDone":
+        return { kind: "leaveDone" };
+      default:
+        return { kind: "other" };
+    }
+  },
+  describe(e: MemberlistEvent): string | null {
+    switch (e.type) {
+      case "join":
+      case "leave":
+      case "update":
+        return `${e.type} ${e.member.name} ${e.member.state} #${e.member.incarnation}`;
+      case "joinDone":
+        return `joinDone ${e.joined} ok, ${e.errors.length} failed`;
+      case "leaveDone":
+        return `leaveDone${e.timedOut ? " (timed out)" : ""}`;
+      case "message":
+        return `message ${e.payload.length}B`;
+      case "conflict":
+        return `conflict ${e.other.name}`;
+    }
+  },
+  queues: (m) => [{ name: "broadcast queue", size: m.pendingBroadcasts(), bound: MAX_BROADCASTS }],
+  decodeErrors(m): number {
+    let n = 0;
+    for (const v of m.stats().decodeErrors.values()) n += v;
+    return n;
+  },
+};
+
+/** Timing bounds of memberlist for a cluster of `n` (SPEC §6). */
+export interface MemberlistBounds {
+  /** Minimum suspicion timeout: suspicionMult × max(1, log10 n) × probeInterval. */
+  suspicionMinMs: number;
+  /** Maximum suspicion timeout: suspicionMaxTimeoutMult × minimum. */
+  suspicionMaxMs: number;
+  /** Confirmations that bring the timeout down to the minimum (k). */
+  confirmationsK: number;
+  /** The timeout a lone suspicion (no confirmations) takes. */
+  loneSuspicionMs: number;
+  /** Transmissions of each broadcast per member. */
+  retransmitLimit: number;
+  /**
+   * A generous completeness bound for the detection checker: a healthy
+   * observer probes every member at least once in two rounds (rounds are
+   * reshuffled), each probe interval stretched by at most the awareness
+   * multiplier, then the longest suspicion, then a few seconds to spread
+   * the dead message.
+   */
+  detectionBoundMs: number;
+  /** How far back a fault explains a death (see `deathChecker`). */
+  deathWindowMs: number;
+}
+
+/**
+ * memberlist's timing bounds for `n` members under `config`.
+ *
+ * @param config the members' config
+ * @param n cluster size (memberlist counts dead, unreaped members too)
+ * @returns the bounds
+ */
+export function memberlistBounds(config: MemberlistConfig, n: number): MemberlistBounds {
+  const min = suspicionTimeoutMs(config.suspicionMult, n, config.probeIntervalMs);
+  const max = config.suspicionMaxTimeoutMult * min;
+  // memberlist: k = SuspicionMult − 2, and 0 when n − 2 < k (SPEC §6.3).
+  let k = config.suspicionMult - 2;
+  if (n - 2 < k) k = 0;
+  const lone = k >= 1 ? max : min;
+  const probeWorstMs = (2 * (n - 1) + 1) * config.probeIntervalMs * config.awarenessMaxMultiplier;
+  return {
+    suspicionMinMs: min,
+    suspicionMaxMs: max,
+    confirmationsK: k,
+    loneSuspicionMs: lone,
+    retransmitLimit: retransmitLimit(config.retransmitMult, n),
+    detectionBoundMs: probeWorstMs + max + 5_000,
+    deathWindowMs: config.probeIntervalMs * config.awarenessMaxMultiplier + max + 10_000,
+  };
+}
+
+/** Options of {@linkcode memberlistCluster}. */
+export interface MemberlistClusterOptions {
+  /** Master seed. */
+  seed: number;
+  /** Profile for every member (default "lan"). */
+  profile?: ProfileName;
+  /** Overrides on top of the profile, for every member. */
+  config?: Partial<MemberlistConfig>;
+  /** Per-member config (wins over profile + config). */
+  configFor?: (name: string) => Partial<MemberlistConfig>;
+  /** Network model. */
+  network?: SimClusterOptions<Memberlist, MemberlistEvent>["network"];
+  /**
+   * Checkers: "default" (all, with bounds for `expectedSize`), "light"
+   * (no per-call view reads: for hundreds of members), "none", or a list.
+   */
+  checkers?: "default" | "light" | "none" | readonly Checker<Memberlist, MemberlistEvent>[];
+  /** Cluster size the bounds are computed for (default 16). */
+  expectedSize?: number;
+  /** Trace lines kept (default 400; 0 = hash only). */
+  traceLines?: number;
+  /** Throw at the first violation (default true). */
+  failFast?: boolean;
+}
+
+/**
+ * A cluster of `Memberlist` machines with the default checkers.
+ *
+ * @param options seed, profile, config, network and checkers
+ * @returns the cluster (add members with `start(n)`)
+ * @example
+ * ```ts
+ * const c = memberlistCluster({ seed: 42 });
+ * c.start(3);
+ * c.joinAll();
+ * c.run(5_000);
+ * c.convergence(); // []
+ * ```
+ */
+export function memberlistCluster(options: MemberlistClusterOptions): MemberlistCluster {
+  const profile = options.profile ?? "lan";
+  const base = profileConfig(profile, options.config ?? {});
+  const configOf = (name: string, host: string, port: number): MemberlistConfig =>
+    profileConfig(profile, {
+      ...options.config,
+      ...options.configFor?.(name),
+      name,
+      bindAddr: host,
+      bindPort: port,
+      advertiseAddr: host,
+      advertisePort: port,
+    });
+  const n = options.expectedSize ?? 16;
+  const bounds = memberlistBounds(base, n);
+  const choice = options.checkers ?? "default";
+  const checkers = typeof choice !== "string" ? choice : choice === "none" ? [] : defaultCheckers<
+    Memberlist,
+    MemberlistEvent
+  >({
+    deathWindowMs: bounds.deathWindowMs,
+    detectionBoundMs: bounds.detectionBoundMs,
+    reapAfterMs: base.gossipToTheDeadTimeMs,
+    everyCall: choice === "default" && n <= 32,
+    sweepEveryMs: choice === "default" ? 1_000 : 0,
+  });
+  return new SimCluster<Memberlist, MemberlistEvent>({
+    seed: options.seed,
+    factory: (name, addr, prng, nowMs) =>
+      new Memberlist(configOf(name, addr.host, addr.port), { prng, now: nowMs }),
+    hooks: MEMBERLIST_HOOKS,
+    network: { maxPacketBytes: base.udpBufferSize, ...options.network },
+    checkers,
+    traceLines: options.traceLines,
+    failFast: options.failFast,
+  });
+}
