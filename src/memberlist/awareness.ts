@@ -11,7 +11,11 @@ export class Awareness {
   readonly #max: number;
   #score = 0;
 
-  /** @param max config `awarenessMaxMultiplier` (the score stays below it) */
+  /**
+   * A healthy score of 0.
+   *
+   * @param max config `awarenessMaxMultiplier` (the score stays below it)
+   */
   constructor(max: number) {
     this.#max = max;
   }

@@ -41,6 +41,8 @@ export class BroadcastQueue {
   #nextId = 0;
 
   /**
+   * An empty queue.
+   *
    * @param retransmitMult config `retransmitMult`
    * @param maxEntries bound of the queue (see the module doc)
    */

@@ -986,8 +986,9 @@ export class Memberlist implements Machine<MemberlistEvent> {
       this.#broadcast(a.node, encodeAlive(a));
       if (a.vsn.length >= 6) state.vsn = vsnFromWire(a.vsn);
       state.incarnation = a.incarnation;
-      state.meta = a.meta;
-      state.addr = a.addr;
+      // Copies: decoded bytes are views into the host's packet buffer.
+      if (!bytesEqual(state.meta, a.meta)) state.meta = a.meta.slice();
+      if (!bytesEqual(state.addr, a.addr)) state.addr = a.addr.slice();
       state.port = a.port;
       if (state.state !== "alive") {
         state.state = "alive";
@@ -1044,11 +1045,12 @@ export class Memberlist implements Machine<MemberlistEvent> {
         return null;
       }
       // A new entry starts Dead at incarnation 0 so the alive must beat it.
+      // Copies: decoded bytes are views into the host's packet buffer.
       const state: NodeState = {
         name: a.node,
-        addr: a.addr,
+        addr: a.addr.slice(),
         port: a.port,
-        meta: a.meta,
+        meta: a.meta.slice(),
         incarnation: 0,
         state: "dead",
         stateChangeMs: now,
@@ -1573,7 +1575,7 @@ function aliveView(a: Alive, now: number): Member {
   return {
     name: a.node,
     addr: { host: ipToString(a.addr), port: a.port },
-    meta: a.meta,
+    meta: a.meta.slice(),
     incarnation: a.incarnation,
     state: "alive",
     stateChangeMs: now,

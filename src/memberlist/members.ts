@@ -68,7 +68,11 @@ export class MemberTable {
   #nodes: NodeState[] = [];
   readonly #byName = new Map<string, NodeState>();
 
-  /** @param maxMembers bound of the table (see the module doc) */
+  /**
+   * An empty table.
+   *
+   * @param maxMembers bound of the table (see the module doc)
+   */
   constructor(maxMembers: number) {
     this.#maxMembers = maxMembers;
   }

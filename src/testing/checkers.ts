@@ -13,6 +13,7 @@
  * @module
  */
 
+import type { Machine } from "../machine.ts";
 import type { Checker, SimCluster, ViewEntry } from "./sim_cluster.ts";
 
 /**
@@ -22,7 +23,7 @@ import type { Checker, SimCluster, ViewEntry } from "./sim_cluster.ts";
  *
  * @returns the checker
  */
-export function selfChecker<M, E>(): Checker<M, E> {
+export function selfChecker<M extends Machine<E>, E>(): Checker<M, E> {
   const last = new Map<number, { instance: number; incarnation: number }>();
   return {
     name: "self",
@@ -80,7 +81,7 @@ interface Seen {
  * @param options how often to read whole views
  * @returns the checker
  */
-export function viewChecker<M, E>(options: ViewCheckerOptions): Checker<M, E> {
+export function viewChecker<M extends Machine<E>, E>(options: ViewCheckerOptions): Checker<M, E> {
   const views = new Map<number, { instance: number; seen: Map<string, Seen> }>();
   let nextSweepMs = 0;
   const everyCall = options.everyCall ?? false;
@@ -169,7 +170,7 @@ export interface DeathCheckerOptions {
  * @param options the explanation window
  * @returns the checker
  */
-export function deathChecker<M, E>(options: DeathCheckerOptions): Checker<M, E> {
+export function deathChecker<M extends Machine<E>, E>(options: DeathCheckerOptions): Checker<M, E> {
   return {
     name: "deaths",
     onEvent(cluster: SimCluster<M, E>, node: number, event: E, nowMs: number): void {
@@ -204,7 +205,7 @@ export interface DetectionCheckerOptions {
  * @param options the bound
  * @returns the checker
  */
-export function detectionChecker<M, E>(options: DetectionCheckerOptions): Checker<M, E> {
+export function detectionChecker<M extends Machine<E>, E>(options: DetectionCheckerOptions): Checker<M, E> {
   return {
     name: "detection",
     onCrash(cluster: SimCluster<M, E>, node: number, crashMs: number): void {
@@ -246,7 +247,7 @@ export interface MachineCheckerOptions {
  * @param options inspection period
  * @returns the checker
  */
-export function machineChecker<M, E>(options: MachineCheckerOptions = {}): Checker<M, E> {
+export function machineChecker<M extends Machine<E>, E>(options: MachineCheckerOptions = {}): Checker<M, E> {
   const everyMs = options.everyMs ?? 1_000;
   let nextMs = 0;
   const inspect = (cluster: SimCluster<M, E>, nowMs: number): void => {
@@ -298,7 +299,7 @@ export interface DefaultCheckerOptions {
  * @param options bounds and windows
  * @returns the checkers
  */
-export function defaultCheckers<M, E>(options: DefaultCheckerOptions): Checker<M, E>[] {
+export function defaultCheckers<M extends Machine<E>, E>(options: DefaultCheckerOptions): Checker<M, E>[] {
   const out: Checker<M, E>[] = [
     selfChecker(),
     viewChecker({

@@ -123,7 +123,7 @@ export interface FalsePositive {
 }
 
 /** An invariant checked as the simulation runs (see `checkers.ts`). */
-export interface Checker<M, E> {
+export interface Checker<M extends Machine<E>, E> {
   /** Name, for reports. */
   readonly name: string;
   /** A machine emitted an event. */

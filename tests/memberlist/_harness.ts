@@ -4,7 +4,10 @@
  * and tests can cut links per plane. Not the full simulator (src/testing).
  */
 
-import { Memberlist, type MemberlistOptions } from "../../src/memberlist/memberlist.ts";
+import {
+  Memberlist,
+  type MemberlistOptions,
+} from "../../src/memberlist/memberlist.ts";
 import type { MemberlistDelegate } from "../../src/memberlist/delegate.ts";
 import { lanConfig, type MemberlistConfig } from "../../src/config.ts";
 import type { Address, Transmit } from "../../src/machine.ts";
@@ -20,7 +23,14 @@ export interface SentPacket {
 }
 
 type Delivery =
-  | { at: number; seq: number; kind: "packet"; from: string; to: string; bytes: Uint8Array }
+  | {
+    at: number;
+    seq: number;
+    kind: "packet";
+    from: string;
+    to: string;
+    bytes: Uint8Array;
+  }
   | {
     at: number;
     seq: number;
@@ -39,7 +49,8 @@ type Delivery =
     result: Uint8Array | Error;
   };
 
-type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
+type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K>
+  : never;
 
 interface Node {
   name: string;
@@ -55,9 +66,12 @@ export class Net {
   readonly nodes = new Map<string, Node>();
   readonly byAddr = new Map<string, string>();
   readonly packets: SentPacket[] = [];
-  readonly dials: Array<{ at: number; from: string; to: string; bytes: Uint8Array }> = [];
+  readonly dials: Array<
+    { at: number; from: string; to: string; bytes: Uint8Array }
+  > = [];
   /** Return true to drop a packet from → to. */
-  dropPacket: (from: string, to: string, bytes: Uint8Array) => boolean = () => false;
+  dropPacket: (from: string, to: string, bytes: Uint8Array) => boolean = () =>
+    false;
   /** Return true to refuse a stream from → to. */
   refuseStream: (from: string, to: string) => boolean = () => false;
   readonly down = new Set<string>();
@@ -78,7 +92,12 @@ export class Net {
     } = {},
   ): Memberlist {
     const host = opts.host ?? `10.0.0.${this.nodes.size + 1}`;
-    const config = lanConfig({ name, bindAddr: host, bindPort: 7946, ...opts.config });
+    const config = lanConfig({
+      name,
+      bindAddr: host,
+      bindPort: 7946,
+      ...opts.config,
+    });
     const m = new Memberlist(config, {
       prng: seeded(opts.seed ?? this.nodes.size + 1),
       now: this.now,
@@ -113,7 +132,9 @@ export class Net {
   /** Drain every machine's transmits and events into the network. */
   flush(): void {
     for (const n of this.nodes.values()) {
-      for (let t = n.m.pollTransmit(); t; t = n.m.pollTransmit()) this.#send(n, t);
+      for (let t = n.m.pollTransmit(); t; t = n.m.pollTransmit()) {
+        this.#send(n, t);
+      }
       for (let e = n.m.pollEvent(); e; e = n.m.pollEvent()) n.events.push(e);
     }
   }
@@ -133,7 +154,10 @@ export class Net {
     } else if (t.kind === "dial") {
       const to = this.byAddr.get(key(t.to)) ?? key(t.to);
       this.dials.push({ at: this.now, from: n.name, to, bytes: t.bytes });
-      if (!this.nodes.has(to) || this.down.has(to) || this.refuseStream(n.name, to)) {
+      if (
+        !this.nodes.has(to) || this.down.has(to) ||
+        this.refuseStream(n.name, to)
+      ) {
         this.#push({
           at,
           kind: "reply",
@@ -143,7 +167,14 @@ export class Net {
         });
         return;
       }
-      this.#push({ at, kind: "stream", from: n.name, to, streamId: t.streamId, bytes: t.bytes });
+      this.#push({
+        at,
+        kind: "stream",
+        from: n.name,
+        to,
+        streamId: t.streamId,
+        bytes: t.bytes,
+      });
     } else {
       const k = `${n.name}/${t.inboundId}`;
       const d = this.#inbound.get(k);
@@ -166,7 +197,10 @@ export class Net {
       n.m.handlePacket(d.bytes, this.node(d.from).addr, this.now);
     } else if (d.kind === "stream") {
       const id = ++this.#nextInbound;
-      this.#inbound.set(`${d.to}/${id}`, { dialer: d.from, streamId: d.streamId });
+      this.#inbound.set(`${d.to}/${id}`, {
+        dialer: d.from,
+        streamId: d.streamId,
+      });
       n.m.handleStream(id, d.bytes, this.node(d.from).addr, this.now);
     } else {
       n.m.handleStreamReply(d.streamId, d.result, this.now);
@@ -210,7 +244,9 @@ export class Net {
   join(name: string, seeds: string[]): MemberlistEvent {
     const op = this.get(name).join(seeds.map((s) => this.addr(s)), this.now);
     for (let i = 0; i < 1000; i++) {
-      const e = this.events(name).find((e) => e.type === "joinDone" && e.opId === op);
+      const e = this.events(name).find((e) =>
+        e.type === "joinDone" && e.opId === op
+      );
       if (e) return e;
       this.run(1);
     }
@@ -230,7 +266,9 @@ function key(a: Address): string {
 /** Decode hex to bytes. */
 export function hex(s: string): Uint8Array {
   const out = new Uint8Array(s.length / 2);
-  for (let i = 0; i < out.length; i++) out[i] = parseInt(s.slice(2 * i, 2 * i + 2), 16);
+  for (let i = 0; i < out.length; i++) {
+    out[i] = parseInt(s.slice(2 * i, 2 * i + 2), 16);
+  }
   return out;
 }
 

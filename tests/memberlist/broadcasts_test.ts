@@ -30,7 +30,11 @@ test("broadcast service order: fewest transmits, then longer, then newer", () =>
   const second = q.take(0, 10, 3);
   assert.deepEqual(second.map((m) => m[0]), [3], "newer first among equals");
   const third = q.take(0, 10, 3);
-  assert.deepEqual(third.map((m) => m[0]), [1], "then the untransmitted older one");
+  assert.deepEqual(
+    third.map((m) => m[0]),
+    [1],
+    "then the untransmitted older one",
+  );
   const fourth = q.take(0, 20, 3);
   assert.deepEqual(fourth.map((m) => m[0]), [2], "then the next transmit tier");
   assert.deepEqual(q.view().map((v) => v.transmits), [1, 1, 2]);
@@ -70,13 +74,19 @@ test("broadcast packing respects the byte budget including per-message overhead"
 test("broadcast queue is bounded: past the cap the last-served eighth is dropped", () => {
   const q = new BroadcastQueue(4, 16);
   const finished: number[] = [];
-  for (let i = 1; i <= 16; i++) q.queue(null, msg(10, i), () => finished.push(i));
+  for (let i = 1; i <= 16; i++) {
+    q.queue(null, msg(10, i), () => finished.push(i));
+  }
   assert.equal(q.length, 16, "up to the cap nothing is dropped");
   q.queue("n", msg(10, 17), () => finished.push(17));
   assert.equal(q.length, 14, "17 > 16: pruned to 16 − 16/8");
   // equal transmits and length: the oldest are served last, so they go
   assert.deepEqual(finished.sort((a, b) => a - b), [1, 2, 3]);
-  assert.deepEqual(q.take(0, 1400, 3).map((m) => m[0]).slice(0, 3), [17, 16, 15]);
+  assert.deepEqual(q.take(0, 1400, 3).map((m) => m[0]).slice(0, 3), [
+    17,
+    16,
+    15,
+  ]);
   for (let i = 0; i < 10_000; i++) q.queue(null, msg(10, 0));
   assert.ok(q.length <= 16);
 });

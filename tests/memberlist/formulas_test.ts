@@ -33,9 +33,17 @@ test("remaining suspicion: log shrink from max to min, floored to ms, minus elap
   assert.equal(remainingSuspicionMs(1, 3, 0, 1000, 6000), 3500);
   assert.equal(remainingSuspicionMs(2, 3, 0, 1000, 6000), 2037);
   assert.equal(remainingSuspicionMs(3, 3, 0, 1000, 6000), 1000);
-  assert.equal(remainingSuspicionMs(5, 3, 0, 1000, 6000), 1000, "never below min");
+  assert.equal(
+    remainingSuspicionMs(5, 3, 0, 1000, 6000),
+    1000,
+    "never below min",
+  );
   assert.equal(remainingSuspicionMs(1, 3, 500, 1000, 6000), 3000);
-  assert.equal(remainingSuspicionMs(3, 3, 4000, 1000, 6000), -3000, "may be negative");
+  assert.equal(
+    remainingSuspicionMs(3, 3, 4000, 1000, 6000),
+    -3000,
+    "may be negative",
+  );
 });
 
 test("retransmit limit = retransmitMult × ceil(log10(n + 1))", () => {

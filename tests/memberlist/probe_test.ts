@@ -36,7 +36,8 @@ test("ping → ack: healthy probes keep everyone alive and report RTT to the del
   net.add("a", {
     delegate: {
       ackPayload: () => new Uint8Array([9]),
-      notifyPingComplete: (m, rtt, payload) => rtts.push([m.name, rtt, payload.length]),
+      notifyPingComplete: (m, rtt, payload) =>
+        rtts.push([m.name, rtt, payload.length]),
     },
   });
   net.add("b", { delegate: { ackPayload: () => new Uint8Array([7, 7]) } });
@@ -60,9 +61,13 @@ test("probe of a dead node: indirect pings with nack, TCP fallback, then suspect
   // a and b both find c: suspect, then dead after the suspicion timeout
   assert.equal(net.stateOf("a", "c"), "dead");
   assert.equal(net.stateOf("b", "c"), "dead");
-  const ind = net.packets.filter((p) => p.at >= from && types(p.bytes).includes("indirectPing"));
+  const ind = net.packets.filter((p) =>
+    p.at >= from && types(p.bytes).includes("indirectPing")
+  );
   assert.ok(ind.length > 0, "indirect pings were sent");
-  const nacks = net.packets.filter((p) => p.at >= from && types(p.bytes).includes("nack"));
+  const nacks = net.packets.filter((p) =>
+    p.at >= from && types(p.bytes).includes("nack")
+  );
   assert.ok(nacks.length > 0, "the relay nacked");
   const tcp = net.dials.filter((d) => d.at >= from && d.to === "c");
   assert.ok(tcp.length > 0, "TCP fallback pings were dialed");
@@ -74,17 +79,12 @@ test("probe of a dead node: indirect pings with nack, TCP fallback, then suspect
 import { Memberlist } from "../../src/memberlist/memberlist.ts";
 import { lanConfig } from "../../src/config.ts";
 import {
-  decodeAck,
-  decodeNack,
-  decodePing,
   encodeAck,
   encodeAlive,
   encodeIndirectPing,
-  encodeNack,
   ipFromString,
   MessageType,
 } from "../../src/codec/messages.ts";
-import { MsgpackReader } from "../../src/codec/msgpack.ts";
 import { addCrc } from "../../src/codec/crc32.ts";
 import type { Transmit } from "../../src/machine.ts";
 import { seeded } from "../helpers/prng.ts";
@@ -93,25 +93,29 @@ import { readFileSync } from "node:fs";
 
 function vector(id: string): string {
   return JSON.parse(
-    readFileSync(new URL(`../fixtures/vectors/udp/${id}.json`, import.meta.url), "utf8"),
+    readFileSync(
+      new URL(`../fixtures/vectors/udp/${id}.json`, import.meta.url),
+      "utf8",
+    ),
   ).hex;
 }
 
 function packets(m: Memberlist): Array<Extract<Transmit, { kind: "packet" }>> {
   const out: Array<Extract<Transmit, { kind: "packet" }>> = [];
-  for (let t = m.pollTransmit(); t; t = m.pollTransmit()) if (t.kind === "packet") out.push(t);
+  for (let t = m.pollTransmit(); t; t = m.pollTransmit()) {
+    if (t.kind === "packet") out.push(t);
+  }
   return out;
 }
 
 test("relay: indirect ping → own ping to the target; its ack is relayed with the origin seq", () => {
-  const m = new Memberlist(lanConfig({ name: "r", bindAddr: "10.0.0.5", bindPort: 7946 }), {
-    prng: seeded(1),
-    now: 0,
-  });
-  m.handleTimeout(200); // gossip our own alive away first
-  m.handleTimeout(400);
-  m.handleTimeout(600);
-  m.handleTimeout(800);
+  const m = new Memberlist(
+    lanConfig({ name: "r", bindAddr: "10.0.0.5", bindPort: 7946 }),
+    {
+      prng: seeded(1),
+      now: 0,
+    },
+  );
   packets(m);
   const ind = encodeIndirectPing({
     seqNo: 77,
@@ -126,23 +130,46 @@ test("relay: indirect ping → own ping to the target; its ack is relayed with t
   m.handlePacket(ind, { host: "10.0.0.1", port: 1 }, 900);
   const [ping] = packets(m);
   assert.deepEqual(ping.to, { host: "10.0.0.2", port: 7946 });
-  const p = decodePing(new MsgpackReader(ping.bytes, 1));
+  const first = openPacket(ping.bytes, () => {})[0];
+  assert.ok(first.type === "ping");
+  const p = first.msg;
   assert.equal(p.node, "b");
   assert.notEqual(p.seqNo, 77, "the relay uses its own sequence number");
-  m.handlePacket(encodeAck({ seqNo: p.seqNo, payload: Uint8Array.of(1) }), ping.to, 950);
+  m.handlePacket(
+    encodeAck({ seqNo: p.seqNo, payload: Uint8Array.of(1) }),
+    ping.to,
+    950,
+  );
   const [ack] = packets(m);
-  assert.deepEqual(ack.to, { host: "10.0.0.1", port: 7000 }, "to SourceAddr:SourcePort");
-  const a = decodeAck(new MsgpackReader(ack.bytes, 1));
-  assert.deepEqual(a, { seqNo: 77, payload: null });
+  assert.deepEqual(
+    ack.to,
+    { host: "10.0.0.1", port: 7000 },
+    "to SourceAddr:SourcePort",
+  );
+  const a = openPacket(ack.bytes, () => {})[0];
+  assert.ok(a.type === "ack");
+  assert.deepEqual(
+    a.msg,
+    { seqNo: 77, payload: null },
+    "relayed acks carry no payload",
+  );
   m.handleTimeout(2000);
-  assert.equal(packets(m).filter((x) => x.bytes[0] === MessageType.nack).length, 0, "no nack after an ack");
+  const later = packets(m).flatMap((x) => openPacket(x.bytes, () => {}));
+  assert.equal(
+    later.filter((x) => x.type === "nack").length,
+    0,
+    "no nack after an ack",
+  );
 });
 
 test("relay: no ack within ProbeTimeout → nack with the origin seq, exactly 500 ms later", () => {
-  const m = new Memberlist(lanConfig({ name: "r", bindAddr: "10.0.0.5", bindPort: 7946 }), {
-    prng: seeded(1),
-    now: 0,
-  });
+  const m = new Memberlist(
+    lanConfig({ name: "r", bindAddr: "10.0.0.5", bindPort: 7946 }),
+    {
+      prng: seeded(1),
+      now: 0,
+    },
+  );
   packets(m);
   const ind = encodeIndirectPing({
     seqNo: 24,
@@ -156,24 +183,35 @@ test("relay: no ack within ProbeTimeout → nack with the origin seq, exactly 50
   });
   m.handlePacket(ind, { host: "10.0.0.1", port: 5555 }, 100);
   packets(m);
+  assert.equal(m.deadlines().find(([n]) => n.startsWith("relay:"))?.[1], 600);
   m.handleTimeout(599);
   assert.equal(packets(m).length, 0);
-  assert.equal(m.nextDeadline(), 200, "gossip tick comes first");
   m.handleTimeout(600);
-  const nack = packets(m).find((x) => x.bytes[0] === MessageType.nack || x.bytes[0] === 7);
-  assert.ok(nack, "a nack was sent");
-  assert.deepEqual(nack.to, { host: "10.0.0.1", port: 5555 }, "no SourceAddr: the UDP source");
-  if (nack.bytes[0] === MessageType.nack) {
-    assert.equal(toHex(nack.bytes), vector("udp-nack"), "byte-exact with serf's nack");
-    assert.deepEqual(decodeNack(new MsgpackReader(nack.bytes, 1)), { seqNo: 24 });
-  }
+  const [nack] = packets(m);
+  assert.deepEqual(
+    nack.to,
+    { host: "10.0.0.1", port: 5555 },
+    "no SourceAddr: the UDP source",
+  );
+  // Our own alive is still queued (no gossip targets), so it rides along.
+  const msgs = openPacket(nack.bytes, () => {});
+  assert.equal(msgs[0].type, "nack");
+  assert.deepEqual(msgs[0].type === "nack" && msgs[0].msg, { seqNo: 24 });
+  const part = nack.bytes.subarray(
+    2 + 2 * nack.bytes[1],
+    2 + 2 * nack.bytes[1] + 9,
+  );
+  assert.equal(toHex(part), vector("udp-nack"), "byte-exact with serf's nack");
 });
 
 test("first probe ping is byte-identical to serf's (udp-ping: s2 → s1, seq 1, no CRC)", () => {
-  const m = new Memberlist(lanConfig({ name: "s2", bindAddr: "127.0.0.2", bindPort: 7946 }), {
-    prng: seeded(1),
-    now: 0,
-  });
+  const m = new Memberlist(
+    lanConfig({ name: "s2", bindAddr: "127.0.0.2", bindPort: 7946 }),
+    {
+      prng: seeded(1),
+      now: 0,
+    },
+  );
   m.handlePacket(
     encodeAlive({
       node: "s1",
@@ -190,25 +228,38 @@ test("first probe ping is byte-identical to serf's (udp-ping: s2 → s1, seq 1, 
   for (let t = 200; t < 1000; t += 200) m.handleTimeout(t);
   packets(m);
   m.handleTimeout(1000);
-  const [ping] = packets(m);
+  const ping = packets(m).find((p) => p.bytes[0] === MessageType.ping);
+  assert.ok(ping, "a bare ping (nothing left to piggyback)");
   assert.equal(toHex(ping.bytes), vector("udp-ping"));
 });
 
 test("probe of a suspect node: compound[ping, suspect] with CRC, as serf sends it", () => {
-  const m = new Memberlist(lanConfig({ name: "s2", bindAddr: "127.0.0.2", bindPort: 7946 }), {
-    prng: seeded(1),
-    now: 0,
-  });
+  const m = new Memberlist(
+    lanConfig({ name: "s2", bindAddr: "127.0.0.2", bindPort: 7946 }),
+    {
+      prng: seeded(1),
+      now: 0,
+    },
+  );
   const vsn = Uint8Array.from([1, 5, 2, 2, 5, 5]);
   for (const [name, ip] of [["s3", "127.0.0.3"], ["s1", "127.0.0.1"]]) {
     m.handlePacket(
-      encodeAlive({ node: name, incarnation: 1, addr: ipFromString(ip)!, port: 7946, meta: new Uint8Array(0), vsn }),
+      encodeAlive({
+        node: name,
+        incarnation: 1,
+        addr: ipFromString(ip)!,
+        port: 7946,
+        meta: new Uint8Array(0),
+        vsn,
+      }),
       { host: ip, port: 7946 },
       0,
     );
   }
   m.handlePacket(
-    addCrc(hex("0383a446726f6da27331ab496e6361726e6174696f6e01a44e6f6465a27333")),
+    addCrc(
+      hex("0383a446726f6da27331ab496e6361726e6174696f6e01a44e6f6465a27333"),
+    ),
     { host: "127.0.0.1", port: 7946 },
     0,
   ); // suspect{s3, inc 1, from s1}
@@ -217,7 +268,9 @@ test("probe of a suspect node: compound[ping, suspect] with CRC, as serf sends i
   for (let t = 200; t <= 3000 && !probe; t += 100) {
     m.handleTimeout(t);
     for (const p of packets(m)) {
-      if (p.to.host === "127.0.0.3" && p.bytes[0] === 12 && p.bytes[5] === 7) probe = p.bytes;
+      if (p.to.host === "127.0.0.3" && p.bytes[0] === 12 && p.bytes[5] === 7) {
+        probe = p.bytes;
+      }
     }
   }
   assert.ok(probe, "the suspect was probed");
@@ -240,22 +293,35 @@ test("gossip to PMax ≥ 5 nodes carries a CRC; pings, acks and sendTo do not", 
   const gossip = fromA.filter((p) => p.bytes[0] === 12);
   assert.ok(gossip.length > 0, "some gossip went out");
   for (const p of gossip) {
-    assert.ok(!types(p.bytes).includes("ping") && !types(p.bytes).includes("ack"));
+    assert.ok(
+      !types(p.bytes).includes("ping") && !types(p.bytes).includes("ack"),
+    );
   }
-  const pings = fromA.filter((p) => types(p.bytes)[0] === "ping" || types(p.bytes)[0] === "ack");
+  const pings = fromA.filter((p) =>
+    types(p.bytes)[0] === "ping" || types(p.bytes)[0] === "ack"
+  );
   assert.ok(pings.length > 0);
-  for (const p of pings) assert.notEqual(p.bytes[0], 12, "direct sends carry no CRC");
+  for (const p of pings) {
+    assert.notEqual(p.bytes[0], 12, "direct sends carry no CRC");
+  }
   net.get("a").sendTo(net.addr("b"), Uint8Array.of(1, 2, 3), net.now);
   net.flush();
   const last = net.packets[net.packets.length - 1];
-  assert.deepEqual([...last.bytes], [8, 1, 2, 3], "0x08 || payload, no piggyback, no CRC");
+  assert.deepEqual(
+    [...last.bytes],
+    [8, 1, 2, 3],
+    "0x08 || payload, no piggyback, no CRC",
+  );
 });
 
 test("gossip toward a PMax 4 node carries no CRC", () => {
-  const m = new Memberlist(lanConfig({ name: "a", bindAddr: "10.0.0.1", bindPort: 7946 }), {
-    prng: seeded(1),
-    now: 0,
-  });
+  const m = new Memberlist(
+    lanConfig({ name: "a", bindAddr: "10.0.0.1", bindPort: 7946 }),
+    {
+      prng: seeded(1),
+      now: 0,
+    },
+  );
   m.handlePacket(
     encodeAlive({
       node: "old",
@@ -280,14 +346,18 @@ test("direct sends piggyback pending broadcasts within the packet budget", () =>
   net.add("a", { config: { gossipNodes: 0 } });
   net.add("b", { config: { gossipNodes: 0 } });
   net.join("b", ["a"]);
-  for (let i = 0; i < 10; i++) net.get("a").queueBroadcast(new Uint8Array(300).fill(i), net.now);
+  for (let i = 0; i < 10; i++) {
+    net.get("a").queueBroadcast(new Uint8Array(300).fill(i), net.now);
+  }
   net.run(3000);
   const withUser = net.packets.filter((p) =>
     p.from === "a" && types(p.bytes).includes("user") &&
     (types(p.bytes)[0] === "ping" || types(p.bytes)[0] === "ack")
   );
   assert.ok(withUser.length > 0, "user broadcasts rode on pings/acks");
-  for (const p of net.packets) assert.ok(p.bytes.length <= 1400, `${p.bytes.length} bytes`);
+  for (const p of net.packets) {
+    assert.ok(p.bytes.length <= 1400, `${p.bytes.length} bytes`);
+  }
 });
 
 test("compression is applied to packets only when it shrinks them", () => {
@@ -297,13 +367,15 @@ test("compression is applied to packets only when it shrinks them", () => {
   net.join("b", ["a"]);
   net.get("a").queueBroadcast(new Uint8Array(800), net.now);
   net.run(2000);
-  const compressed = net.packets.filter((p) => p.bytes[0] === 9 || (p.bytes[0] === 12 && p.bytes[5] === 9));
+  const compressed = net.packets.filter((p) =>
+    p.bytes[0] === 9 || (p.bytes[0] === 12 && p.bytes[5] === 9)
+  );
   assert.ok(compressed.length > 0, "the zero-filled broadcast was compressed");
   const plainPings = net.packets.filter((p) => p.bytes[0] === MessageType.ping);
   assert.ok(plainPings.length > 0, "small pings stay uncompressed");
 });
 
-test("awareness: probes that fail without nacks raise the health score and slow probing", () => {
+test("awareness: probes that fail with missing nacks raise the health score", () => {
   const net = new Net();
   net.add("a");
   net.add("b");
@@ -311,29 +383,91 @@ test("awareness: probes that fail without nacks raise the health score and slow 
   net.join("b", ["a"]);
   net.join("c", ["a"]);
   net.run(3000);
-  // a is cut off: nothing in or out, no streams either
+  assert.equal(net.get("a").healthScore(), 0);
+  // a is cut off: nothing in or out, no streams either, so relays cannot nack
   net.dropPacket = (from, to) => from === "a" || to === "a";
   net.refuseStream = (from, to) => from === "a" || to === "a";
   net.run(15_000);
-  const m = net.get("a");
-  assert.ok(m.healthScore() >= 4, `score ${m.healthScore()}`);
-  // probes now start every (score + 1) seconds at most once per scaled interval
-  const pingTimes = net.packets.filter((p) => p.from === "a" && types(p.bytes)[0] === "ping")
-    .map((p) => p.at);
-  const gaps = pingTimes.slice(-3).map((t, i, a) => i === 0 ? 0 : t - a[i - 1]).slice(1);
-  for (const g of gaps) assert.ok(g >= 3000, `gap ${g}`);
+  assert.ok(
+    net.get("a").healthScore() >= 3,
+    `score ${net.get("a").healthScore()}`,
+  );
+  // b and c, which hear each other, stay healthy
+  assert.equal(net.get("b").healthScore(), 0);
+});
+
+test("a nack from a live relay spares our health: only missing nacks count", () => {
+  const net = new Net();
+  net.add("a");
+  net.add("b");
+  net.add("c");
+  net.join("b", ["a"]);
+  net.join("c", ["a"]);
+  net.run(3000);
+  net.down.add("c");
+  net.run(6000);
+  assert.equal(net.stateOf("a", "c"), "dead");
+  assert.equal(net.get("a").healthScore(), 0, "b nacked every indirect probe");
+});
+
+test("the probe interval (not ProbeTimeout) is scaled by the health score", () => {
+  const m = new Memberlist(
+    lanConfig({ name: "a", bindAddr: "10.0.0.1", bindPort: 7946 }),
+    {
+      prng: seeded(1),
+      now: 0,
+    },
+  );
+  m.handlePacket(
+    encodeAlive({
+      node: "b",
+      incarnation: 1,
+      addr: ipFromString("10.0.0.2")!,
+      port: 7946,
+      meta: new Uint8Array(0),
+      vsn: Uint8Array.from([1, 5, 2, 0, 0, 0]),
+    }),
+    { host: "10.0.0.2", port: 7946 },
+    0,
+  );
+  for (let i = 1; i <= 3; i++) {
+    m.handlePacket(
+      addCrc(
+        hex(
+          "0383a446726f6da162ab496e6361726e6174696f6e" +
+            (10 * i).toString(16).padStart(2, "0") + "a44e6f6465a161",
+        ),
+      ),
+      { host: "10.0.0.2", port: 7946 },
+      0,
+    );
+  }
+  assert.equal(m.healthScore(), 3);
+  m.handleTimeout(1000);
+  const d = new Map(m.deadlines());
+  const seq = [...d.keys()].find((k) => k.startsWith("probeEnd:"))!.slice(9);
+  assert.equal(
+    d.get(`probeTimeout:${seq}`),
+    1500,
+    "ProbeTimeout is not scaled",
+  );
+  assert.equal(d.get(`probeEnd:${seq}`), 1000 + 4000, "interval × (score + 1)");
 });
 
 test("refutation raises our health score by 1 and is capped at awarenessMaxMultiplier − 1", () => {
-  const m = new Memberlist(lanConfig({ name: "a", bindAddr: "10.0.0.1", bindPort: 7946 }), {
-    prng: seeded(1),
-    now: 0,
-  });
+  const m = new Memberlist(
+    lanConfig({ name: "a", bindAddr: "10.0.0.1", bindPort: 7946 }),
+    {
+      prng: seeded(1),
+      now: 0,
+    },
+  );
   for (let i = 1; i <= 12; i++) {
     m.handlePacket(
       addCrc(
         hex(
-          "0383a446726f6da162ab496e6361726e6174696f6e" + i.toString(16).padStart(2, "0") +
+          "0383a446726f6da162ab496e6361726e6174696f6e" +
+            i.toString(16).padStart(2, "0") +
             "a44e6f6465a161",
         ),
       ),
@@ -356,7 +490,9 @@ test("TCP fallback works while UDP does not: warning, no suspicion, health impro
   assert.equal(net.stateOf("a", "c"), "alive");
   assert.equal(net.get("a").stats().probeFailures, 0);
   assert.equal(net.get("a").healthScore(), 0);
-  assert.ok(net.dials.filter((d) => d.from === "a" && d.to === "c").length >= 10);
+  assert.ok(
+    net.dials.filter((d) => d.from === "a" && d.to === "c").length >= 10,
+  );
 });
 
 test("TCP fallback is skipped when disableTcpPings, so the node gets suspected", () => {
@@ -368,7 +504,10 @@ test("TCP fallback is skipped when disableTcpPings, so the node gets suspected",
   const dials = net.dials.length;
   net.dropPacket = () => true;
   net.run(3000);
-  assert.equal(net.dials.filter((d, i) => i >= dials && d.from === "a").length, 0);
+  assert.equal(
+    net.dials.filter((d, i) => i >= dials && d.from === "a").length,
+    0,
+  );
   assert.equal(net.stateOf("a", "c"), "suspect");
 });
 
@@ -382,10 +521,16 @@ test("probes go round robin over members, skipping dead ones", () => {
   assert.equal(net.stateOf("a", "e"), "dead");
   const start = net.now;
   net.run(30_000);
-  const pings = net.packets.filter((p) => p.from === "a" && p.at > start && types(p.bytes)[0] === "ping");
+  const pings = net.packets.filter((p) =>
+    p.from === "a" && p.at > start && types(p.bytes)[0] === "ping"
+  );
   const count = new Map<string, number>();
   for (const p of pings) count.set(p.to, (count.get(p.to) ?? 0) + 1);
-  assert.equal(count.get("10.0.0.5:7946") ?? count.get("e") ?? 0, 0, "dead e is not probed");
+  assert.equal(
+    count.get("10.0.0.5:7946") ?? count.get("e") ?? 0,
+    0,
+    "dead e is not probed",
+  );
   for (const n of ["b", "c", "d"]) {
     const k = count.get(n) ?? 0;
     assert.ok(k >= 9 && k <= 11, `${n} probed ${k} times in 30 rounds of 3`);
@@ -400,7 +545,8 @@ test("same seeds, same trace: the machine is deterministic", () => {
     net.join("c", ["b"]);
     net.down.add("c");
     net.run(20_000);
-    return net.packets.map((p) => `${p.at}:${p.from}>${p.to}:${toHex(p.bytes)}`).join("\n");
+    return net.packets.map((p) => `${p.at}:${p.from}>${p.to}:${toHex(p.bytes)}`)
+      .join("\n");
   };
   const first = run();
   assert.ok(first.length > 1000);

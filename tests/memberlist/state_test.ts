@@ -28,7 +28,11 @@ function mk(
   );
 }
 
-function alive(node: string, incarnation: number, over: Partial<Alive> = {}): Alive {
+function alive(
+  node: string,
+  incarnation: number,
+  over: Partial<Alive> = {},
+): Alive {
   const n = Number(node.charCodeAt(0) - 96);
   return {
     node,
@@ -45,7 +49,13 @@ function sendAlive(m: Memberlist, a: Alive, now = 0): void {
   m.handlePacket(encodeAlive(a), FROM, now);
 }
 
-function suspect(m: Memberlist, node: string, inc: number, from: string, now = 0): void {
+function suspect(
+  m: Memberlist,
+  node: string,
+  inc: number,
+  from: string,
+  now = 0,
+): void {
   m.handlePacket(
     encodeAccusation(MessageType.suspect, { node, incarnation: inc, from }),
     FROM,
@@ -53,11 +63,23 @@ function suspect(m: Memberlist, node: string, inc: number, from: string, now = 0
   );
 }
 
-function dead(m: Memberlist, node: string, inc: number, from: string, now = 0): void {
-  m.handlePacket(encodeAccusation(MessageType.dead, { node, incarnation: inc, from }), FROM, now);
+function dead(
+  m: Memberlist,
+  node: string,
+  inc: number,
+  from: string,
+  now = 0,
+): void {
+  m.handlePacket(
+    encodeAccusation(MessageType.dead, { node, incarnation: inc, from }),
+    FROM,
+    now,
+  );
 }
 
-function drain(m: Memberlist): { transmits: Transmit[]; events: MemberlistEvent[] } {
+function drain(
+  m: Memberlist,
+): { transmits: Transmit[]; events: MemberlistEvent[] } {
   const transmits: Transmit[] = [];
   const events: MemberlistEvent[] = [];
   for (let t = m.pollTransmit(); t; t = m.pollTransmit()) transmits.push(t);
@@ -65,7 +87,10 @@ function drain(m: Memberlist): { transmits: Transmit[]; events: MemberlistEvent[
   return { transmits, events };
 }
 
-function view(m: Memberlist, name: string): { state: string; incarnation: number } | undefined {
+function view(
+  m: Memberlist,
+  name: string,
+): { state: string; incarnation: number } | undefined {
   const x = m.members().find((x) => x.name === name);
   return x && { state: x.state, incarnation: x.incarnation };
 }
@@ -76,7 +101,9 @@ function gossipedAlives(m: Memberlist, now: number): Alive[] {
   const out: Alive[] = [];
   for (const t of drain(m).transmits) {
     if (t.kind !== "packet") continue;
-    for (const x of openPacket(t.bytes, () => {})) if (x.type === "alive") out.push(x.msg);
+    for (const x of openPacket(t.bytes, () => {})) {
+      if (x.type === "alive") out.push(x.msg);
+    }
   }
   return out;
 }
@@ -120,7 +147,9 @@ test("alive at incarnation 0 about an unknown node leaves only a dead placeholde
 
 test("alive with bad protocol versions is ignored (pmin 0, pmax 0, pmin > pmax)", () => {
   const m = mk();
-  for (const vsn of [[0, 5, 2, 0, 0, 0], [1, 0, 2, 0, 0, 0], [4, 3, 3, 0, 0, 0]]) {
+  for (
+    const vsn of [[0, 5, 2, 0, 0, 0], [1, 0, 2, 0, 0, 0], [4, 3, 3, 0, 0, 0]]
+  ) {
     sendAlive(m, alive("b", 1, { vsn: Uint8Array.from(vsn) }));
   }
   assert.equal(view(m, "b"), undefined);
@@ -150,7 +179,11 @@ test("alive with a higher incarnation clears a suspicion (refutation by the susp
   suspect(m, "b", 1, "c");
   assert.ok(m.deadlines().some(([n]) => n === "suspect:b"));
   sendAlive(m, alive("b", 1));
-  assert.equal(view(m, "b")?.state, "suspect", "equal incarnation does not refute");
+  assert.equal(
+    view(m, "b")?.state,
+    "suspect",
+    "equal incarnation does not refute",
+  );
   sendAlive(m, alive("b", 2));
   assert.deepEqual(view(m, "b"), { state: "alive", incarnation: 2 });
   assert.ok(!m.deadlines().some(([n]) => n === "suspect:b"), "timer cancelled");
@@ -198,7 +231,10 @@ test("suspect about ourselves is refuted: incarnation beats the accusation, awar
   assert.equal(m.healthScore(), 1);
   assert.equal(m.stats().refutes, 1);
   const refutes = gossipedAlives(m, 200).filter((a) => a.node === "a");
-  assert.ok(refutes.some((a) => a.incarnation === 8), "the refuting alive is gossiped");
+  assert.ok(
+    refutes.some((a) => a.incarnation === 8),
+    "the refuting alive is gossiped",
+  );
 });
 
 test("dead about ourselves is refuted too, while not leaving", () => {
@@ -215,10 +251,16 @@ test("alive about ourselves: echo ignored, different meta at equal incarnation r
   const me = m.localMember();
   sendAlive(m, alive("a", me.incarnation, { vsn: Uint8Array.from(me.vsn) }));
   assert.equal(m.localMember().incarnation, 1, "our own echo");
-  sendAlive(m, alive("a", 1, { vsn: Uint8Array.from(me.vsn), meta: Uint8Array.of(9) }));
+  sendAlive(
+    m,
+    alive("a", 1, { vsn: Uint8Array.from(me.vsn), meta: Uint8Array.of(9) }),
+  );
   assert.equal(m.localMember().incarnation, 2, "refuted");
   assert.equal(m.localMember().meta.length, 0, "our meta is kept");
-  sendAlive(m, alive("a", 1, { vsn: Uint8Array.from(me.vsn), meta: Uint8Array.of(9) }));
+  sendAlive(
+    m,
+    alive("a", 1, { vsn: Uint8Array.from(me.vsn), meta: Uint8Array.of(9) }),
+  );
   assert.equal(m.localMember().incarnation, 2, "older than us: ignored");
 });
 
@@ -244,7 +286,11 @@ test("left node: a new address is accepted at once", () => {
   dead(m, "b", 1, "b");
   sendAlive(m, alive("b", 1, { addr: ipFromString("10.9.9.9")! }));
   const b = m.members().find((x) => x.name === "b")!;
-  assert.equal(b.state, "alive", "address update allowed even at equal incarnation");
+  assert.equal(
+    b.state,
+    "alive",
+    "address update allowed even at equal incarnation",
+  );
   assert.equal(b.addr.host, "10.9.9.9");
 });
 
@@ -252,7 +298,11 @@ test("dead node reclaim: only after deadNodeReclaimTimeMs (0 = never)", () => {
   const never = mk();
   sendAlive(never, alive("b", 1));
   dead(never, "b", 1, "c", 0);
-  sendAlive(never, alive("b", 2, { addr: ipFromString("10.9.9.9")! }), 1_000_000);
+  sendAlive(
+    never,
+    alive("b", 2, { addr: ipFromString("10.9.9.9")! }),
+    1_000_000,
+  );
   assert.equal(view(never, "b")?.state, "dead");
 
   const m = mk({ deadNodeReclaimTimeMs: 5000 });
@@ -260,7 +310,11 @@ test("dead node reclaim: only after deadNodeReclaimTimeMs (0 = never)", () => {
   dead(m, "b", 1, "c", 1000);
   drain(m);
   sendAlive(m, alive("b", 2, { addr: ipFromString("10.9.9.9")! }), 6000);
-  assert.equal(view(m, "b")?.state, "dead", "not yet: exactly at the reclaim time");
+  assert.equal(
+    view(m, "b")?.state,
+    "dead",
+    "not yet: exactly at the reclaim time",
+  );
   assert.equal(drain(m).events[0]?.type, "conflict");
   sendAlive(m, alive("b", 2, { addr: ipFromString("10.9.9.9")! }), 6001);
   const b = m.members().find((x) => x.name === "b")!;
@@ -285,7 +339,8 @@ test("Lifeguard: confirmations from distinct peers shrink the suspicion timeout"
   for (const n of ["b", "c", "d", "e", "f"]) sendAlive(m, alive(n, 1));
   // n = 6 → k = 2, min 4 s, max 24 s
   suspect(m, "b", 1, "c", 0);
-  const at = (): number | undefined => m.deadlines().find(([n]) => n === "suspect:b")?.[1];
+  const at = (): number | undefined =>
+    m.deadlines().find(([n]) => n === "suspect:b")?.[1];
   assert.equal(at(), 24_000);
   suspect(m, "b", 1, "c", 500);
   assert.equal(at(), 24_000, "the accuser does not confirm");
@@ -331,11 +386,16 @@ test("updateMeta re-reads meta, bumps the incarnation and broadcasts an alive", 
   assert.deepEqual(drain(m).events.map((e) => e.type), ["update"]);
   sendAlive(m, alive("b", 1));
   const ours = gossipedAlives(m, 200).filter((a) => a.node === "a");
-  assert.deepEqual(ours.map((a) => [a.incarnation, [...a.meta]]), [[2, [2, 2]]]);
+  assert.deepEqual(ours.map((a) => [a.incarnation, [...a.meta]]), [[2, [
+    2,
+    2,
+  ]]]);
 });
 
 test("the alive delegate can veto an alive", () => {
-  const m = mk({}, { notifyAlive: (p) => p.name === "evil" ? "not welcome" : null });
+  const m = mk({}, {
+    notifyAlive: (p) => p.name === "evil" ? "not welcome" : null,
+  });
   sendAlive(m, alive("evil", 1, { addr: ipFromString("10.0.0.66")! }));
   sendAlive(m, alive("b", 1));
   assert.equal(view(m, "evil"), undefined);
@@ -355,9 +415,22 @@ test("the member table is bounded: alive spam with fresh names stops at the cap"
     { prng: seeded(7), now: 0, maxMembers: 10 },
   );
   for (let i = 0; i < 100; i++) {
-    sendAlive(m, alive("b", 1, { node: `spam-${i}`, addr: Uint8Array.of(10, 1, 0, i) }));
+    sendAlive(
+      m,
+      alive("b", 1, { node: `spam-${i}`, addr: Uint8Array.of(10, 1, 0, i) }),
+    );
   }
   assert.equal(m.members().length, 10, "self + 9");
   assert.equal(m.stats().dropped.get("member-cap"), 91);
   assert.ok(m.pendingBroadcasts() <= 10);
+});
+
+test("stored member data does not alias the host's receive buffer", () => {
+  const m = mk();
+  const buf = encodeAlive(alive("b", 1, { meta: Uint8Array.of(5, 6, 7) }));
+  m.handlePacket(buf, FROM, 0);
+  buf.fill(0xee); // the host reuses its buffer for the next datagram
+  const b = m.members().find((x) => x.name === "b")!;
+  assert.deepEqual([...b.meta], [5, 6, 7]);
+  assert.equal(b.addr.host, "10.0.0.2");
 });

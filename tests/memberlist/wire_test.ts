@@ -21,17 +21,26 @@ import { seeded } from "../helpers/prng.ts";
 
 function collect(buf: Uint8Array): { types: string[]; errors: string[] } {
   const errors: string[] = [];
-  const types = openPacket(buf, (kind, reason) => errors.push(`${kind}:${reason}`)).map((m) =>
-    m.type
-  );
+  const types = openPacket(
+    buf,
+    (kind, reason) => errors.push(`${kind}:${reason}`),
+  ).map((m) => m.type);
   return { types, errors };
 }
 
 const NACK = encodeNack({ seqNo: 24 });
-const SUSPECT = encodeAccusation(MessageType.suspect, { node: "b", incarnation: 1, from: "a" });
+const SUSPECT = encodeAccusation(MessageType.suspect, {
+  node: "b",
+  incarnation: 1,
+  from: "a",
+});
 
 test("packets are compressed only when strictly smaller", () => {
-  assert.deepEqual(finishPacket(NACK, true, false), NACK, "a 9-byte nack stays plain");
+  assert.deepEqual(
+    finishPacket(NACK, true, false),
+    NACK,
+    "a 9-byte nack stays plain",
+  );
   const big = encodeUser(new Uint8Array(600));
   const out = finishPacket(big, true, false);
   assert.equal(out[0], MessageType.compress);
@@ -59,14 +68,19 @@ test("streams are compressed unconditionally when enabled", () => {
 test("a CRC is only understood at the outermost layer", () => {
   assert.deepEqual(collect(addCrc(NACK)), { types: ["nack"], errors: [] });
   const inner = encodeCompound([addCrc(NACK), SUSPECT]);
-  assert.deepEqual(collect(inner), { types: ["suspect"], errors: ["drop:type-12"] });
+  assert.deepEqual(collect(inner), {
+    types: ["suspect"],
+    errors: ["drop:type-12"],
+  });
   const bad = addCrc(NACK);
   bad[8] ^= 1;
   assert.deepEqual(collect(bad), { types: [], errors: ["decode:crc"] });
 });
 
 test("compound and compress layers are unwrapped recursively, depth-limited", () => {
-  const nested = compress(encodeCompound([NACK, compress(encodeCompound([SUSPECT, NACK]))]));
+  const nested = compress(
+    encodeCompound([NACK, compress(encodeCompound([SUSPECT, NACK]))]),
+  );
   assert.deepEqual(collect(nested).types, ["nack", "suspect", "nack"]);
   let deep = NACK;
   for (let i = 0; i < 6; i++) deep = encodeCompound([deep, NACK]);
@@ -78,14 +92,24 @@ test("compound and compress layers are unwrapped recursively, depth-limited", ()
 test("a truncated compound keeps its complete parts and counts the truncation", () => {
   const c = encodeCompound([NACK, SUSPECT]);
   const cut = c.subarray(0, c.length - 3);
-  assert.deepEqual(collect(cut), { types: ["nack"], errors: ["decode:compound-truncated"] });
+  assert.deepEqual(collect(cut), {
+    types: ["nack"],
+    errors: ["decode:compound-truncated"],
+  });
 });
 
 test("malformed input never throws: unknown types, garbage, bombs are counted", () => {
   assert.deepEqual(collect(new Uint8Array(0)).errors, ["decode:empty"]);
   assert.deepEqual(collect(Uint8Array.of(99, 1, 2)).errors, ["drop:type-99"]);
-  assert.deepEqual(collect(Uint8Array.of(6, 0x80)).errors, ["drop:type-6"], "push-pull on UDP");
-  assert.equal(collect(Uint8Array.of(MessageType.ping, 0x81)).errors[0], "decode:truncated");
+  assert.deepEqual(
+    collect(Uint8Array.of(6, 0x80)).errors,
+    ["drop:type-6"],
+    "push-pull on UDP",
+  );
+  assert.equal(
+    collect(Uint8Array.of(MessageType.ping, 0x81)).errors[0],
+    "decode:truncated",
+  );
   // a compression bomb: 1 MiB of zeros packed in a packet
   const bomb = compress(encodeUser(new Uint8Array(1 << 20)));
   assert.ok(bomb.length < 65536);
@@ -116,7 +140,10 @@ test("real packets from serf 0.9.4 decode into the expected messages", async () 
   const load = (id: string): Uint8Array =>
     hex(
       JSON.parse(
-        readFileSync(new URL(`../fixtures/vectors/udp/${id}.json`, import.meta.url), "utf8"),
+        readFileSync(
+          new URL(`../fixtures/vectors/udp/${id}.json`, import.meta.url),
+          "utf8",
+        ),
       ).hex,
     );
   const cases: Array<[string, string[]]> = [
