@@ -20,7 +20,6 @@ export * from "./lzw.ts";
 export * from "./compound.ts";
 export * from "./label.ts";
 export * from "./stream.ts";
-export * from "./packet.ts";
 export * from "./serf_messages.ts";
 export * from "./tags.ts";
 export * from "./coordinate.ts";

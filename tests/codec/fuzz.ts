@@ -20,7 +20,7 @@ import {
   decodePushPull,
   MessageType,
 } from "../../src/codec/messages.ts";
-import { unwrapPacket } from "../../src/codec/packet.ts";
+import { openPacket } from "../../src/memberlist/wire.ts";
 import { streamMessageLength } from "../../src/codec/stream.ts";
 import { lzwCompress, lzwDecompress } from "../../src/codec/lzw.ts";
 import { stripLabel } from "../../src/codec/label.ts";
@@ -175,16 +175,11 @@ export function runDecoders(input: Uint8Array, extra: Decoder[] = []): number {
       errors++;
     }
   };
-  attempt(() => {
-    const p = unwrapPacket(input);
-    for (const m of p.messages) {
-      const dec = LEAF_DECODERS[m[0]];
-      if (dec) attempt(() => dec(new MsgpackReader(m, 1)));
-      // Serf's messages ride in memberlist user messages (SPEC §8).
-      if (m[0] === MessageType.user) attempt(() => decodeSerfMessage(m.subarray(1)));
-      for (const x of extra) attempt(() => x(m));
-    }
-  });
+  // The core's packet opener reports every bad part to its sink and never
+  // throws; the Serf decoder runs on each user message it yields.
+  for (const m of openPacket(input, () => errors++)) {
+    if (m.type === "user") attempt(() => decodeSerfMessage(m.payload));
+  }
   attempt(() => decodeSerfMessage(input));
   attempt(() => decodeTags(input));
   attempt(() => decodeCoordinatePayload(input));

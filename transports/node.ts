@@ -1,0 +1,155 @@
+/**
+ * The `node:dgram` + `node:net` transport. It runs on Node ≥ 22 (type
+ * stripping, so erasable syntax only), and is the fallback on Deno (without
+ * `--unstable-net`) and on Bun.
+ *
+ * @module
+ */
+
+import dgram from "node:dgram";
+import net from "node:net";
+import {
+  type Address,
+  bindSamePort,
+  bridgeSocket,
+  DEFAULT_MAX_PACKET_BYTES,
+  guardDial,
+  newStats,
+  peerAddress,
+  type SocketBridge,
+  type Transport,
+  type TransportConn,
+  type TransportOptions,
+  type TransportStats,
+  trackConn,
+} from "../src/transport.ts";
+
+/**
+ * Bind a transport on `node:dgram` and `node:net`.
+ * @param opts where to bind and whom to call
+ * @returns the bound transport
+ * @example
+ * ```ts
+ * import { nodeTransport } from "./node.ts";
+ * const t = await nodeTransport({
+ *   bind: { host: "127.0.0.1", port: 0 },
+ *   handlers: { packet: (b, from) => console.log(b.length, from), stream: (c) => c.close() },
+ * });
+ * console.log(t.localAddr.port);
+ * await t.close();
+ * ```
+ */
+export async function nodeTransport(opts: TransportOptions): Promise<Transport> {
+  const { handlers } = opts;
+  const max = opts.maxPacketBytes ?? DEFAULT_MAX_PACKET_BYTES;
+  const stats = newStats();
+  const conns = new Set<TransportConn>();
+  const family = net.isIPv6(opts.bind.host) ? "udp6" : "udp4";
+  const bound = await bindSamePort(opts.bind, async (port) => {
+    const s = dgram.createSocket(family);
+    await new Promise<void>((resolve, reject) => {
+      s.once("error", reject);
+      s.bind(port, opts.bind.host, () => {
+        s.off("error", reject);
+        resolve();
+      });
+    });
+    return { socket: s, port: s.address().port, close: () => s.close() };
+  }, async (port) => {
+    const server = net.createServer({ allowHalfOpen: true }, (socket) => {
+      const from = peerAddress(socket.remoteAddress ?? "", socket.remotePort ?? 0);
+      stats.streamsAccepted++;
+      handlers.stream(wrapSocket(socket, from, conns));
+    });
+    await new Promise<void>((resolve, reject) => {
+      server.once("error", reject);
+      server.listen({ host: opts.bind.host, port, exclusive: true }, () => {
+        server.off("error", reject);
+        resolve();
+      });
+    });
+    return server;
+  });
+  const udp = bound.udp;
+  // An 'error' without a listener would throw; send errors also land here.
+  udp.on("error", () => stats.sendErrors++);
+  bound.tcp.on("error", () => {});
+  udp.on("message", (m, r) => {
+    if (m.length > max) return void stats.packetsDropped++;
+    stats.packetsReceived++;
+    handlers.packet(
+      new Uint8Array(m.buffer, m.byteOffset, m.length),
+      peerAddress(r.address, r.port),
+    );
+  });
+  let closed = false;
+  const onSent = (err: Error | null): void => {
+    if (err) stats.sendErrors++;
+  };
+  return {
+    name: "node",
+    localAddr: { host: opts.bind.host, port: bound.port },
+    stats,
+    sendPacket(to: Address, bytes: Uint8Array): void {
+      if (closed) return;
+      try {
+        udp.send(bytes, to.port, to.host, onSent);
+        stats.packetsSent++;
+      } catch {
+        stats.sendErrors++;
+      }
+    },
+    dial(to, dialOpts): Promise<TransportConn> {
+      if (closed) return Promise.reject(new Error("Transport is closed"));
+      return guardDial(to, dialOpts, (signal) =>
+        new Promise<net.Socket>((resolve, reject) => {
+          const s = net.connect({ host: to.host, port: to.port, allowHalfOpen: true });
+          const abort = (): void => void s.destroy(signal.reason);
+          signal.addEventListener("abort", abort, { once: true });
+          s.once("error", reject).once("connect", () => {
+            signal.removeEventListener("abort", abort);
+            s.off("error", reject);
+            resolve(s);
+          });
+        }), (s) => s.destroy()).then((s) => {
+          if (closed) throw new Error("Transport is closed");
+          stats.streamsDialed++;
+          return wrapSocket(s, to, conns, dialOpts?.signal);
+        });
+    },
+    async close(): Promise<void> {
+      if (closed) return;
+      closed = true;
+      for (const c of [...conns]) c.close();
+      await Promise.all([
+        new Promise<void>((r) => udp.close(() => r())),
+        new Promise<void>((r) => bound.tcp.close(() => r())),
+      ]);
+    },
+  } satisfies Transport & { stats: TransportStats };
+}
+
+function wrapSocket(
+  s: net.Socket,
+  remote: Address,
+  conns: Set<TransportConn>,
+  signal?: AbortSignal,
+): SocketBridge {
+  s.setNoDelay(true);
+  let release = (): void => {};
+  const bridge = bridgeSocket({
+    write: (chunk) => (s.write(chunk), chunk.length),
+    blocked: () => s.writableNeedDrain,
+    end: () => void s.end(),
+    destroy: () => void s.destroy(),
+    pause: () => void s.pause(),
+    resume: () => void s.resume(),
+  }, remote, () => release());
+  release = trackConn(conns, bridge, signal);
+  s.on("data", (b: Uint8Array) => bridge.push(new Uint8Array(b.buffer, b.byteOffset, b.length)));
+  s.on("end", () => bridge.pushEnd());
+  s.on("drain", () => bridge.drained());
+  s.on("error", (e) => bridge.closed(e));
+  s.on("close", () => bridge.closed());
+  return bridge;
+}
