@@ -6,8 +6,8 @@
  * @module
  */
 
-import dgram from "node:dgram";
-import net from "node:net";
+import { createSocket } from "node:dgram";
+import { connect, createServer, isIPv4, isIPv6, type Socket } from "node:net";
 import {
   type Address,
   bindSamePort,
@@ -20,7 +20,6 @@ import {
   type Transport,
   type TransportConn,
   type TransportOptions,
-  type TransportStats,
   trackConn,
 } from "../src/transport.ts";
 
@@ -44,9 +43,10 @@ export async function nodeTransport(opts: TransportOptions): Promise<Transport> 
   const max = opts.maxPacketBytes ?? DEFAULT_MAX_PACKET_BYTES;
   const stats = newStats();
   const conns = new Set<TransportConn>();
-  const family = net.isIPv6(opts.bind.host) ? "udp6" : "udp4";
+  const family = isIPv6(opts.bind.host) ? "udp6" : "udp4";
+  let closed = false;
   const bound = await bindSamePort(opts.bind, async (port) => {
-    const s = dgram.createSocket(family);
+    const s = createSocket(family);
     await new Promise<void>((resolve, reject) => {
       s.once("error", reject);
       s.bind(port, opts.bind.host, () => {
@@ -56,14 +56,15 @@ export async function nodeTransport(opts: TransportOptions): Promise<Transport> 
     });
     return { socket: s, port: s.address().port, close: () => s.close() };
   }, async (port) => {
-    const server = net.createServer({ allowHalfOpen: true }, (socket) => {
+    const server = createServer({ allowHalfOpen: true }, (socket) => {
+      if (closed) return void socket.destroy();
       const from = peerAddress(socket.remoteAddress ?? "", socket.remotePort ?? 0);
       stats.streamsAccepted++;
       handlers.stream(wrapSocket(socket, from, conns));
     });
     await new Promise<void>((resolve, reject) => {
       server.once("error", reject);
-      server.listen({ host: opts.bind.host, port, exclusive: true }, () => {
+      server.listen({ host: opts.bind.host, port }, () => {
         server.off("error", reject);
         resolve();
       });
@@ -82,7 +83,6 @@ export async function nodeTransport(opts: TransportOptions): Promise<Transport> 
       peerAddress(r.address, r.port),
     );
   });
-  let closed = false;
   const onSent = (err: Error | null): void => {
     if (err) stats.sendErrors++;
   };
@@ -93,7 +93,9 @@ export async function nodeTransport(opts: TransportOptions): Promise<Transport> 
     sendPacket(to: Address, bytes: Uint8Array): void {
       if (closed) return;
       try {
-        udp.send(bytes, to.port, to.host, onSent);
+        // A dual-stack "::" socket reaches IPv4 peers by their mapped address.
+        const host = family === "udp6" && isIPv4(to.host) ? `::ffff:${to.host}` : to.host;
+        udp.send(bytes, to.port, host, onSent);
         stats.packetsSent++;
       } catch {
         stats.sendErrors++;
@@ -102,8 +104,8 @@ export async function nodeTransport(opts: TransportOptions): Promise<Transport> 
     dial(to, dialOpts): Promise<TransportConn> {
       if (closed) return Promise.reject(new Error("Transport is closed"));
       return guardDial(to, dialOpts, (signal) =>
-        new Promise<net.Socket>((resolve, reject) => {
-          const s = net.connect({ host: to.host, port: to.port, allowHalfOpen: true });
+        new Promise<Socket>((resolve, reject) => {
+          const s = connect({ host: to.host, port: to.port, allowHalfOpen: true });
           const abort = (): void => void s.destroy(signal.reason);
           signal.addEventListener("abort", abort, { once: true });
           s.once("error", reject).once("connect", () => {
@@ -126,11 +128,11 @@ export async function nodeTransport(opts: TransportOptions): Promise<Transport> 
         new Promise<void>((r) => bound.tcp.close(() => r())),
       ]);
     },
-  } satisfies Transport & { stats: TransportStats };
+  };
 }
 
 function wrapSocket(
-  s: net.Socket,
+  s: Socket,
   remote: Address,
   conns: Set<TransportConn>,
   signal?: AbortSignal,

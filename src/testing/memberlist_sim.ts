@@ -152,6 +152,8 @@ export interface MemberlistClusterOptions {
   traceLines?: number;
   /** Throw at the first violation (default true). */
   failFast?: boolean;
+  /** Record a trace (default true). */
+  trace?: boolean;
 }
 
 /**
@@ -203,5 +205,6 @@ export function memberlistCluster(options: MemberlistClusterOptions): Memberlist
     checkers,
     traceLines: options.traceLines,
     failFast: options.failFast,
+    trace: options.trace,
   });
 }

@@ -153,6 +153,11 @@ export interface SimClusterOptions<M extends Machine<E>, E> {
   checkers?: readonly Checker<M, E>[];
   /** Trace lines kept for reports (0 = hash only; default 400). */
   traceLines?: number;
+  /**
+   * Record a trace at all (default true). Off saves the per-input hashing
+   * in large benchmarks; the trace hash then stays at its initial value.
+   */
+  trace?: boolean;
   /** Throw a {@linkcode SimulationError} at the first violation (default true). */
   failFast?: boolean;
   /** Port every member uses (default 7946). */
@@ -265,7 +270,7 @@ export class SimCluster<M extends Machine<E>, E> {
     this.#net = new SimNetwork<E, M>({
       ...options.network,
       seed: options.seed,
-      trace: this.#trace,
+      trace: options.trace === false ? undefined : this.#trace,
       hooks: {
         onEvent: (node, event, nowMs): void => {
           const note = describe?.(event) ?? null;
