@@ -186,18 +186,28 @@ export function peerAddress(host: string, port: number): Address {
   return { host: v4 ? v4[1] : host, port };
 }
 
+/** A bound UDP socket, as {@linkcode bindSamePort} needs it. */
+export interface Bound<U> {
+  /** The runtime's socket. */
+  socket: U;
+  /** The port it got. */
+  port: number;
+  /** Unbind it (a retry with a new port follows). */
+  close(): void;
+}
+
 /**
  * Bind UDP then TCP on the same port. With port 0, UDP picks the port and TCP
  * follows; if TCP finds it taken, both retry on a new port.
  * @param bind where to bind
- * @param udp binds UDP on a port, returning the socket and the real port
- * @param tcp binds TCP on exactly that port
+ * @param udp binds UDP on a port (0: any), returning the socket and its port
+ * @param tcp binds TCP on exactly that port; may throw or reject
  * @returns both sockets and the shared port
  */
 export async function bindSamePort<U, T>(
   bind: Address,
-  udp: (port: number) => Promise<{ socket: U; port: number; close(): void }>,
-  tcp: (port: number) => Promise<T>,
+  udp: (port: number) => Bound<U> | Promise<Bound<U>>,
+  tcp: (port: number) => T | Promise<T>,
 ): Promise<{ udp: U; tcp: T; port: number }> {
   for (let attempt = 1;; attempt++) {
     let u;

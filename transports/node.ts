@@ -8,8 +8,10 @@
 
 import { createSocket } from "node:dgram";
 import { connect, createServer, isIPv4, isIPv6, type Socket } from "node:net";
+import { ClosedError } from "../src/errors.ts";
 import {
   type Address,
+  addressText,
   bindSamePort,
   bridgeSocket,
   DEFAULT_MAX_PACKET_BYTES,
@@ -17,10 +19,10 @@ import {
   newStats,
   peerAddress,
   type SocketBridge,
+  trackConn,
   type Transport,
   type TransportConn,
   type TransportOptions,
-  trackConn,
 } from "../src/transport.ts";
 
 /**
@@ -38,7 +40,9 @@ import {
  * await t.close();
  * ```
  */
-export async function nodeTransport(opts: TransportOptions): Promise<Transport> {
+export async function nodeTransport(
+  opts: TransportOptions,
+): Promise<Transport> {
   const { handlers } = opts;
   const max = opts.maxPacketBytes ?? DEFAULT_MAX_PACKET_BYTES;
   const stats = newStats();
@@ -58,7 +62,10 @@ export async function nodeTransport(opts: TransportOptions): Promise<Transport> 
   }, async (port) => {
     const server = createServer({ allowHalfOpen: true }, (socket) => {
       if (closed) return void socket.destroy();
-      const from = peerAddress(socket.remoteAddress ?? "", socket.remotePort ?? 0);
+      const from = peerAddress(
+        socket.remoteAddress ?? "",
+        socket.remotePort ?? 0,
+      );
       stats.streamsAccepted++;
       handlers.stream(wrapSocket(socket, from, conns));
     });
@@ -94,7 +101,9 @@ export async function nodeTransport(opts: TransportOptions): Promise<Transport> 
       if (closed) return;
       try {
         // A dual-stack "::" socket reaches IPv4 peers by their mapped address.
-        const host = family === "udp6" && isIPv4(to.host) ? `::ffff:${to.host}` : to.host;
+        const host = family === "udp6" && isIPv4(to.host)
+          ? `::ffff:${to.host}`
+          : to.host;
         udp.send(bytes, to.port, host, onSent);
         stats.packetsSent++;
       } catch {
@@ -102,22 +111,42 @@ export async function nodeTransport(opts: TransportOptions): Promise<Transport> 
       }
     },
     dial(to, dialOpts): Promise<TransportConn> {
-      if (closed) return Promise.reject(new Error("Transport is closed"));
-      return guardDial(to, dialOpts, (signal) =>
-        new Promise<Socket>((resolve, reject) => {
-          const s = connect({ host: to.host, port: to.port, allowHalfOpen: true });
-          const abort = (): void => void s.destroy(signal.reason);
-          signal.addEventListener("abort", abort, { once: true });
-          s.once("error", reject).once("connect", () => {
-            signal.removeEventListener("abort", abort);
-            s.off("error", reject);
-            resolve(s);
-          });
-        }), (s) => s.destroy()).then((s) => {
-          if (closed) throw new Error("Transport is closed");
-          stats.streamsDialed++;
-          return wrapSocket(s, to, conns, dialOpts?.signal);
-        });
+      if (closed) {
+        return Promise.reject(
+          new ClosedError(
+            `Cannot dial ${addressText(to)}: transport is closed`,
+          ),
+        );
+      }
+      return guardDial(
+        to,
+        dialOpts,
+        (signal) =>
+          new Promise<Socket>((resolve, reject) => {
+            const s = connect({
+              host: to.host,
+              port: to.port,
+              allowHalfOpen: true,
+            });
+            const abort = (): void => void s.destroy(signal.reason);
+            signal.addEventListener("abort", abort, { once: true });
+            s.once("error", reject).once("connect", () => {
+              signal.removeEventListener("abort", abort);
+              s.off("error", reject);
+              resolve(s);
+            });
+          }),
+        (s) => s.destroy(),
+      ).then((s) => {
+        if (closed) {
+          s.destroy();
+          throw new ClosedError(
+            `Cannot dial ${addressText(to)}: transport is closed`,
+          );
+        }
+        stats.streamsDialed++;
+        return wrapSocket(s, to, conns, dialOpts?.signal);
+      });
     },
     async close(): Promise<void> {
       if (closed) return;
@@ -139,16 +168,24 @@ function wrapSocket(
 ): SocketBridge {
   s.setNoDelay(true);
   let release = (): void => {};
-  const bridge = bridgeSocket({
-    write: (chunk) => (s.write(chunk), chunk.length),
-    blocked: () => s.writableNeedDrain,
-    end: () => void s.end(),
-    destroy: () => void s.destroy(),
-    pause: () => void s.pause(),
-    resume: () => void s.resume(),
-  }, remote, () => release());
+  const bridge = bridgeSocket(
+    {
+      write: (chunk) => (s.write(chunk), chunk.length),
+      blocked: () => s.writableNeedDrain,
+      end: () => void s.end(),
+      destroy: () => void s.destroy(),
+      pause: () => void s.pause(),
+      resume: () => void s.resume(),
+    },
+    remote,
+    () => release(),
+  );
   release = trackConn(conns, bridge, signal);
-  s.on("data", (b: Uint8Array) => bridge.push(new Uint8Array(b.buffer, b.byteOffset, b.length)));
+  s.on(
+    "data",
+    (b: Uint8Array) =>
+      bridge.push(new Uint8Array(b.buffer, b.byteOffset, b.length)),
+  );
   s.on("end", () => bridge.pushEnd());
   s.on("drain", () => bridge.drained());
   s.on("error", (e) => bridge.closed(e));

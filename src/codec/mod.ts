@@ -24,3 +24,4 @@ export * from "./serf_messages.ts";
 export * from "./tags.ts";
 export * from "./coordinate.ts";
 export * from "./rpc.ts";
+export * from "./packet.ts";

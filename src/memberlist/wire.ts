@@ -8,8 +8,8 @@
  * @module
  */
 
-import { addCrc, stripCrc } from "../codec/crc32.ts";
-import { decodeCompound, encodeCompound } from "../codec/compound.ts";
+import { addCrc } from "../codec/crc32.ts";
+import { encodeCompound } from "../codec/compound.ts";
 import { DecodeError } from "../codec/errors.ts";
 import { lzwCompress, lzwDecompress } from "../codec/lzw.ts";
 import {
@@ -30,6 +30,7 @@ import {
   type Ping,
 } from "../codec/messages.ts";
 import { MsgpackReader, readStruct } from "../codec/msgpack.ts";
+import { type UnwrapLimits, unwrapPacket } from "../codec/packet.ts";
 
 /** memberlist's UDP read buffer; decompressed packets are capped at twice it. */
 export const UDP_READ_BYTES = 65536;
@@ -151,65 +152,29 @@ export function decompress(msg: Uint8Array, maxBytes: number): Uint8Array {
  * @returns the decoded messages in packet order
  */
 export function openPacket(buf: Uint8Array, onError: WireErrorSink): Inbound[] {
-  let msg = buf;
-  if (buf.length >= 5 && buf[0] === MessageType.hasCrc) {
-    const inner = stripCrc(buf);
-    if (inner === null) {
-      onError("decode", "crc");
-      return [];
-    }
-    msg = inner;
-  }
+  const { messages } = unwrapPacket(buf, PACKET_LIMITS, (e) =>
+    onError(
+      e.reason === "nesting" || e.reason === "too-many" ? "drop" : "decode",
+      e.reason,
+    ));
   const out: Inbound[] = [];
-  const budget = { bytes: MAX_PACKET_DECOMPRESSED_BYTES };
-  handleCommand(msg, 0, budget, out, onError);
+  for (const msg of messages) {
+    try {
+      const m = decodeLeaf(msg);
+      if (m === null) onError("drop", `type-${msg[0]}`);
+      else out.push(m);
+    } catch (e) {
+      onError("decode", e instanceof DecodeError ? e.reason : "malformed");
+    }
+  }
   return out;
 }
 
-function handleCommand(
-  msg: Uint8Array,
-  depth: number,
-  budget: { bytes: number },
-  out: Inbound[],
-  onError: WireErrorSink,
-): void {
-  if (msg.length < 1) return onError("decode", "empty");
-  try {
-    switch (msg[0]) {
-      case MessageType.compound:
-      case MessageType.compress: {
-        if (depth >= MAX_PACKET_NESTING) return onError("drop", "nesting");
-        for (const part of unwrapLayer(msg, budget, onError)) {
-          handleCommand(part, depth + 1, budget, out, onError);
-        }
-        return;
-      }
-      default: {
-        const m = decodeLeaf(msg);
-        if (m === null) return onError("drop", `type-${msg[0]}`);
-        out.push(m);
-      }
-    }
-  } catch (e) {
-    onError("decode", e instanceof DecodeError ? e.reason : "malformed");
-  }
-}
-
-function unwrapLayer(
-  msg: Uint8Array,
-  budget: { bytes: number },
-  onError: WireErrorSink,
-): Uint8Array[] {
-  if (msg[0] === MessageType.compound) {
-    const { parts, truncated } = decodeCompound(msg.subarray(1));
-    // memberlist handles the complete parts and only logs the truncation.
-    if (truncated) onError("decode", "compound-truncated");
-    return parts;
-  }
-  const inner = decompress(msg, budget.bytes);
-  budget.bytes -= inner.length;
-  return [inner];
-}
+const PACKET_LIMITS: UnwrapLimits = {
+  maxDecompressedBytes: MAX_PACKET_DECOMPRESSED_BYTES,
+  maxDepth: MAX_PACKET_NESTING,
+  maxMessages: 4 * MAX_COMPOUND_PARTS,
+};
 
 function decodeLeaf(msg: Uint8Array): Inbound | null {
   const r = new MsgpackReader(msg, 1);

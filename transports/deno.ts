@@ -1,0 +1,226 @@
+/**
+ * Deno's native transport: `Deno.listenDatagram` for packets (2.7× the
+ * packet rate of `node:dgram` on Deno), `Deno.listen`/`Deno.connect` for
+ * streams. `Deno.listenDatagram` needs `--unstable-net` (or
+ * `"unstable": ["net"]` in deno.json); without it this falls back to the
+ * `node:dgram` transport and says so once.
+ *
+ * Deno's types are declared here structurally, so the file type-checks and
+ * publishes without Deno's type package.
+ *
+ * @module
+ */
+
+import { ClosedError } from "../src/errors.ts";
+import {
+  type Address,
+  addressText,
+  bindSamePort,
+  DEFAULT_MAX_PACKET_BYTES,
+  guardDial,
+  newStats,
+  peerAddress,
+  READ_AHEAD_BYTES,
+  trackConn,
+  type Transport,
+  type TransportConn,
+  type TransportOptions,
+} from "../src/transport.ts";
+import { nodeTransport } from "./node.ts";
+
+interface NetAddr {
+  hostname: string;
+  port: number;
+}
+interface DatagramConn {
+  readonly addr: NetAddr;
+  receive(p: Uint8Array): Promise<[Uint8Array, NetAddr]>;
+  send(p: Uint8Array, to: NetAddr & { transport: "udp" }): Promise<number>;
+  close(): void;
+}
+interface TcpConn {
+  readonly remoteAddr: NetAddr;
+  read(p: Uint8Array): Promise<number | null>;
+  write(p: Uint8Array): Promise<number>;
+  closeWrite(): Promise<void>;
+  close(): void;
+  setNoDelay(on: boolean): void;
+}
+interface DenoNet {
+  listenDatagram?(o: NetAddr & { transport: "udp" }): DatagramConn;
+  listen(
+    o: NetAddr & { transport: "tcp" },
+  ): { accept(): Promise<TcpConn>; close(): void };
+  connect(o: NetAddr & { signal: AbortSignal }): Promise<TcpConn>;
+}
+
+/** What the fallback prints, once per process. */
+export const UNSTABLE_NET_NOTICE =
+  'grapevine: Deno.listenDatagram is unavailable, using node:dgram (2.7× slower on Deno). Run with --unstable-net or add "unstable": ["net"] to deno.json';
+let noticed = false;
+
+/**
+ * Bind a transport on Deno's native sockets, or on `node:dgram`/`node:net`
+ * when `Deno.listenDatagram` is missing (no `--unstable-net`).
+ * @param opts where to bind and whom to call
+ * @returns the bound transport; its `name` says which ("deno" or "node")
+ * @example
+ * ```ts
+ * import { denoTransport } from "./deno.ts";
+ * const t = await denoTransport({
+ *   bind: { host: "127.0.0.1", port: 0 },
+ *   handlers: { packet: (b, from) => console.log(b.length, from), stream: (c) => c.close() },
+ * });
+ * console.log(t.name, t.localAddr.port);
+ * await t.close();
+ * ```
+ */
+export async function denoTransport(
+  opts: TransportOptions,
+): Promise<Transport> {
+  const deno = (globalThis as { Deno?: DenoNet }).Deno;
+  if (typeof deno?.listenDatagram !== "function") {
+    if (!noticed) console.warn(UNSTABLE_NET_NOTICE);
+    noticed = true;
+    return nodeTransport(opts);
+  }
+  const { handlers } = opts;
+  const host = opts.bind.host;
+  const max = opts.maxPacketBytes ?? DEFAULT_MAX_PACKET_BYTES;
+  const stats = newStats();
+  const conns = new Set<TransportConn>();
+  let closed = false;
+  const bound = await bindSamePort(
+    opts.bind,
+    (port) => {
+      const s = deno.listenDatagram!({
+        transport: "udp",
+        hostname: host,
+        port,
+      });
+      return { socket: s, port: s.addr.port, close: () => s.close() };
+    },
+    (port) => deno.listen({ transport: "tcp", hostname: host, port }),
+  );
+  const { udp, tcp } = bound;
+  // One extra byte tells a datagram longer than `max` from one of exactly `max`.
+  const buf = new Uint8Array(max + 1);
+  void loop(() => udp.receive(buf), ([data, from]) => {
+    if (data.length > max) return void stats.packetsDropped++;
+    stats.packetsReceived++;
+    handlers.packet(data.slice(), peerAddress(from.hostname, from.port));
+  }, () => closed);
+  void loop(() => tcp.accept(), (c) => {
+    if (closed) return c.close();
+    stats.streamsAccepted++;
+    handlers.stream(
+      wrapTcp(c, peerAddress(c.remoteAddr.hostname, c.remoteAddr.port), conns),
+    );
+  }, () => closed);
+  return {
+    name: "deno",
+    localAddr: { host, port: bound.port },
+    stats,
+    sendPacket(to: Address, bytes: Uint8Array): void {
+      if (closed) return;
+      stats.packetsSent++;
+      udp.send(bytes, { transport: "udp", hostname: to.host, port: to.port })
+        .catch(() => stats.sendErrors++);
+    },
+    async dial(to, dialOpts): Promise<TransportConn> {
+      const why = `Cannot dial ${addressText(to)}: transport is closed`;
+      if (closed) throw new ClosedError(why);
+      const c = await guardDial(
+        to,
+        dialOpts,
+        (signal) => deno.connect({ hostname: to.host, port: to.port, signal }),
+        (c) => c.close(),
+      );
+      if (closed) {
+        c.close();
+        throw new ClosedError(why);
+      }
+      stats.streamsDialed++;
+      return wrapTcp(c, to, conns, dialOpts?.signal);
+    },
+    close(): Promise<void> {
+      if (!closed) {
+        closed = true;
+        for (const c of [...conns]) c.close();
+        udp.close();
+        tcp.close();
+      }
+      return Promise.resolve();
+    },
+  };
+}
+
+// Drive an accept/receive loop until the socket closes. An error while open
+// (EMFILE, say) backs off briefly instead of spinning.
+async function loop<T>(
+  next: () => Promise<T>,
+  each: (v: T) => void,
+  closed: () => boolean,
+): Promise<void> {
+  for (;;) {
+    let v: T;
+    try {
+      v = await next();
+    } catch {
+      if (closed()) return;
+      await new Promise((r) => setTimeout(r, 10));
+      continue;
+    }
+    each(v);
+  }
+}
+
+// Deno's own conn.readable closes the whole socket at EOF and its writable's
+// close() does too, which would break half-close (write a request, FIN, read
+// the reply). So the streams are built on read/write/closeWrite.
+function wrapTcp(
+  tcp: TcpConn,
+  remote: Address,
+  conns: Set<TransportConn>,
+  signal?: AbortSignal,
+): TransportConn {
+  tcp.setNoDelay(true);
+  let open = true;
+  const scratch = new Uint8Array(READ_AHEAD_BYTES);
+  const close = (): void => {
+    if (!open) return;
+    open = false;
+    tcp.close();
+    release();
+  };
+  const conn: TransportConn = {
+    // highWaterMark 0: read only when asked, so a slow reader stalls the peer.
+    readable: new ReadableStream<Uint8Array>({
+      async pull(c): Promise<void> {
+        try {
+          const n = await tcp.read(scratch);
+          if (n === null) c.close();
+          else c.enqueue(scratch.slice(0, n));
+        } catch (e) {
+          // Our own close() interrupts the read: that is an end, not an error.
+          if (open) c.error(e);
+          else c.close();
+        }
+      },
+      cancel: close,
+    }, { highWaterMark: 0 }),
+    writable: new WritableStream<Uint8Array>({
+      async write(chunk): Promise<void> {
+        for (let off = 0; off < chunk.length;) {
+          off += await tcp.write(chunk.subarray(off));
+        }
+      },
+      close: () => tcp.closeWrite(),
+      abort: close,
+    }),
+    remote,
+    close,
+  };
+  const release = trackConn(conns, conn, signal);
+  return conn;
+}
