@@ -24,6 +24,7 @@
  * @module
  */
 
+import { ClosedError } from "./errors.ts";
 import type { Address } from "./machine.ts";
 
 export type { Address };
@@ -49,6 +50,8 @@ export interface TransportConn {
   /**
    * Close both directions now and release the socket. Idempotent. Later
    * writes reject; reads end once already-buffered chunks are consumed.
+   * Bytes not yet handed to the OS are dropped: to deliver everything,
+   * `await writer.close()` first (the driver's reply does).
    */
   close(): void;
 }
@@ -56,13 +59,14 @@ export interface TransportConn {
 /** What a transport calls when something arrives. */
 export interface TransportHandlers {
   /**
-   * One datagram arrived. `bytes` is the receiver's own copy. Called
-   * synchronously from the socket's event; must not block.
+   * One datagram arrived. `bytes` is the receiver's own copy. Called from
+   * the socket's receive event: must not block, and must not throw (an
+   * exception escapes to the runtime as an uncaught error).
    */
   packet(bytes: Uint8Array, from: Address): void;
   /**
    * A peer connected. The handler owns `conn` and must close it; the
-   * transport's {@linkcode Transport.close} closes it too.
+   * transport's {@linkcode Transport.close} closes it too. Must not throw.
    */
   stream(conn: TransportConn): void;
 }
@@ -197,6 +201,15 @@ export interface Bound<U> {
 }
 
 /**
+ * The error of a dial on a closed transport.
+ * @param to where the dial went
+ * @returns a {@linkcode ClosedError} saying so
+ */
+export function dialClosedError(to: Address): Error {
+  return new ClosedError(`Cannot dial ${addressText(to)}: transport is closed`);
+}
+
+/**
  * Bind UDP then TCP on the same port. With port 0, UDP picks the port and TCP
  * follows; if TCP finds it taken, both retry on a new port.
  * @param bind where to bind
@@ -231,10 +244,10 @@ export async function bindSamePort<U, T>(
 }
 
 function bindError(a: Address, what: string, cause: unknown): Error {
-  const why = cause instanceof Error ? cause.message : String(cause);
-  return new Error(`Cannot bind ${what} on ${addressText(a)}: ${why}`, {
-    cause,
-  });
+  return new Error(
+    `Cannot bind ${what} on ${addressText(a)}: ${reason(cause)}`,
+    { cause },
+  );
 }
 
 /**
@@ -269,25 +282,45 @@ export function guardDial<C>(
     ms,
   );
   return new Promise<C>((resolve, reject) => {
-    const abort = (): void => reject(ac.signal.reason);
-    ac.signal.addEventListener("abort", abort, { once: true });
-    connect(ac.signal).then(
-      (c) => (ac.signal.aborted ? discard(c) : resolve(c)),
-      (e) =>
-        reject(
-          ac.signal.aborted ? ac.signal.reason : new Error(
-            `Cannot dial ${addressText(to)}: ${
-              e instanceof Error ? e.message : e
-            }`,
-            { cause: e },
-          ),
-        ),
-    ).finally(() => {
+    let settled = false;
+    // Settle once, and drop the timer and listeners at once: a connect that
+    // cannot be cancelled (Bun) must not keep the process alive.
+    const settle = (): boolean => {
+      if (settled) return false;
+      settled = true;
       clearTimeout(timer);
       user?.removeEventListener("abort", onAbort);
       ac.signal.removeEventListener("abort", abort);
-    });
+      return true;
+    };
+    const abort = (): void => void (settle() && reject(ac.signal.reason));
+    ac.signal.addEventListener("abort", abort, { once: true });
+    let connecting: Promise<C>;
+    try {
+      connecting = connect(ac.signal);
+    } catch (e) {
+      connecting = Promise.reject(e); // bad port, say: still "Cannot dial"
+    }
+    connecting.then(
+      (c) => settle() ? resolve(c) : discard(c),
+      (e) =>
+        settle() && reject(
+          new Error(`Cannot dial ${addressText(to)}: ${reason(e)}`, {
+            cause: e,
+          }),
+        ),
+    );
   });
+}
+
+// The runtime's message, plus its code when the message lacks it (Bun says
+// only "Failed to connect" and keeps ECONNREFUSED in `code`).
+function reason(e: unknown): string {
+  if (!(e instanceof Error)) return String(e);
+  const code = (e as { code?: unknown }).code;
+  return typeof code === "string" && !e.message.includes(code)
+    ? `${e.message} (${code})`
+    : e.message;
 }
 
 /**
@@ -319,8 +352,8 @@ export interface SocketControl {
   write(chunk: Uint8Array): number;
   /** True while the socket wants no more bytes until it calls `drained()`. */
   blocked(): boolean;
-  /** Half-close: FIN after the bytes already taken. */
-  end(): void;
+  /** Half-close: FIN after the bytes already taken; settles once they are handed to the OS. */
+  end(): Promise<void> | void;
   /** Close both directions now; must be idempotent. */
   destroy(): void;
   /** Stop reading: the reader is behind by {@linkcode READ_AHEAD_BYTES}. */
@@ -360,12 +393,20 @@ export function bridgeSocket(
   let readOpen = true;
   let open = true;
   let waiter: { resolve(): void; reject(e: Error): void } | undefined;
+  // Settles a half-close that the socket would never finish once it died.
+  let onShut!: (e: Error) => void;
+  const shutPromise = new Promise<never>((_, reject) => onShut = reject);
+  shutPromise.catch(() => {});
   const closedError = (): Error =>
     new Error(`Connection to ${addressText(remote)} closed`);
   const endRead = (err?: Error): void => {
     if (!readOpen) return;
     readOpen = false;
-    err ? rc.error(err) : rc.close();
+    try {
+      err ? rc.error(err) : rc.close();
+    } catch {
+      // Already cancelled by the reader: nothing to end.
+    }
   };
   const shut = (err?: Error): void => {
     if (!open) return;
@@ -374,6 +415,7 @@ export function bridgeSocket(
     wc.error(err ?? closedError());
     waiter?.reject(err ?? closedError());
     waiter = undefined;
+    onShut(err ?? closedError());
     ctl.destroy();
     onClose();
   };
@@ -397,7 +439,7 @@ export function bridgeSocket(
     writable: new WritableStream<Uint8Array>({
       start: (c) => void (wc = c),
       write,
-      close: () => ctl.end(),
+      close: () => Promise.race([ctl.end(), shutPromise]),
       abort: () => shut(),
     }),
     remote,

@@ -1,22 +1,21 @@
 /**
- * Deno's native transport: `Deno.listenDatagram` for packets (2.7× the
- * packet rate of `node:dgram` on Deno), `Deno.listen`/`Deno.connect` for
- * streams. `Deno.listenDatagram` needs `--unstable-net` (or
- * `"unstable": ["net"]` in deno.json); without it this falls back to the
- * `node:dgram` transport and says so once.
+ * Deno's native transport: `Deno.listenDatagram` for packets (3× the round
+ * trips and 5× the packet rate of `node:dgram` on Deno, bench/transport/),
+ * `Deno.listen`/`Deno.connect` for streams. `Deno.listenDatagram` needs
+ * `--unstable-net` (or `"unstable": ["net"]` in deno.json); without it this
+ * falls back to the `node:dgram` transport and says so once.
  *
- * Deno's types are declared here structurally, so the file type-checks and
- * publishes without Deno's type package.
+ * Deno's types are declared structurally in `_deno_types.ts`, so the file
+ * type-checks and publishes without Deno's type package.
  *
  * @module
  */
 
-import { ClosedError } from "../src/errors.ts";
 import {
   type Address,
-  addressText,
   bindSamePort,
   DEFAULT_MAX_PACKET_BYTES,
+  dialClosedError,
   guardDial,
   newStats,
   peerAddress,
@@ -26,37 +25,12 @@ import {
   type TransportConn,
   type TransportOptions,
 } from "../src/transport.ts";
+import type { DenoNet, TcpConn } from "./_deno_types.ts";
 import { nodeTransport } from "./node.ts";
-
-interface NetAddr {
-  hostname: string;
-  port: number;
-}
-interface DatagramConn {
-  readonly addr: NetAddr;
-  receive(p: Uint8Array): Promise<[Uint8Array, NetAddr]>;
-  send(p: Uint8Array, to: NetAddr & { transport: "udp" }): Promise<number>;
-  close(): void;
-}
-interface TcpConn {
-  readonly remoteAddr: NetAddr;
-  read(p: Uint8Array): Promise<number | null>;
-  write(p: Uint8Array): Promise<number>;
-  closeWrite(): Promise<void>;
-  close(): void;
-  setNoDelay(on: boolean): void;
-}
-interface DenoNet {
-  listenDatagram?(o: NetAddr & { transport: "udp" }): DatagramConn;
-  listen(
-    o: NetAddr & { transport: "tcp" },
-  ): { accept(): Promise<TcpConn>; close(): void };
-  connect(o: NetAddr & { signal: AbortSignal }): Promise<TcpConn>;
-}
 
 /** What the fallback prints, once per process. */
 export const UNSTABLE_NET_NOTICE =
-  'grapevine: Deno.listenDatagram is unavailable, using node:dgram (2.7× slower on Deno). Run with --unstable-net or add "unstable": ["net"] to deno.json';
+  'grapevine: Deno.listenDatagram is unavailable, using node:dgram (about 3× slower on Deno). Run with --unstable-net or add "unstable": ["net"] to deno.json';
 let noticed = false;
 
 /**
@@ -105,12 +79,12 @@ export async function denoTransport(
   const { udp, tcp } = bound;
   // One extra byte tells a datagram longer than `max` from one of exactly `max`.
   const buf = new Uint8Array(max + 1);
-  void loop(() => udp.receive(buf), ([data, from]) => {
+  const receiving = loop(() => udp.receive(buf), ([data, from]) => {
     if (data.length > max) return void stats.packetsDropped++;
     stats.packetsReceived++;
     handlers.packet(data.slice(), peerAddress(from.hostname, from.port));
   }, () => closed);
-  void loop(() => tcp.accept(), (c) => {
+  const accepting = loop(() => tcp.accept(), (c) => {
     if (closed) return c.close();
     stats.streamsAccepted++;
     handlers.stream(
@@ -128,8 +102,7 @@ export async function denoTransport(
         .catch(() => stats.sendErrors++);
     },
     async dial(to, dialOpts): Promise<TransportConn> {
-      const why = `Cannot dial ${addressText(to)}: transport is closed`;
-      if (closed) throw new ClosedError(why);
+      if (closed) throw dialClosedError(to);
       const c = await guardDial(
         to,
         dialOpts,
@@ -138,19 +111,20 @@ export async function denoTransport(
       );
       if (closed) {
         c.close();
-        throw new ClosedError(why);
+        throw dialClosedError(to);
       }
       stats.streamsDialed++;
       return wrapTcp(c, to, conns, dialOpts?.signal);
     },
-    close(): Promise<void> {
-      if (!closed) {
-        closed = true;
-        for (const c of [...conns]) c.close();
-        udp.close();
-        tcp.close();
-      }
-      return Promise.resolve();
+    async close(): Promise<void> {
+      if (closed) return;
+      closed = true;
+      for (const c of [...conns]) c.close();
+      udp.close();
+      tcp.close();
+      // A pending receive()/accept() holds its socket open until the op ends:
+      // wait for the loops, so the port is free once close() resolves.
+      await Promise.allSettled([receiving, accepting]);
     },
   };
 }

@@ -9,12 +9,12 @@
  * @module
  */
 
-import { ClosedError } from "../src/errors.ts";
 import {
   type Address,
   addressText,
   bridgeSocket,
   DEFAULT_MAX_PACKET_BYTES,
+  dialClosedError,
   guardDial,
   newStats,
   type SocketBridge,
@@ -89,12 +89,10 @@ export class MemoryNetwork {
       opts: { ...opts, bind: localAddr },
     };
     this.#bound.set(key, me);
-    const lookup = (to: Address): Endpoint | undefined =>
-      this.#blackholes.has(addressText(to))
-        ? undefined
-        : this.#bound.get(addressText(to));
-    const isBlackhole = (to: Address): boolean =>
+    const hole = (to: Address): boolean =>
       this.#blackholes.has(addressText(to));
+    const lookup = (to: Address): Endpoint | undefined =>
+      hole(to) ? undefined : this.#bound.get(addressText(to));
     let closed = false;
     return {
       name: "memory",
@@ -113,29 +111,21 @@ export class MemoryNetwork {
         });
       },
       dial(to, dialOpts): Promise<TransportConn> {
-        const fail = (why: string): Promise<never> =>
-          Promise.reject(new Error(`Cannot dial ${addressText(to)}: ${why}`));
-        if (closed) {
-          return Promise.reject(
-            new ClosedError(
-              `Cannot dial ${addressText(to)}: transport is closed`,
-            ),
-          );
-        }
+        if (closed) return Promise.reject(dialClosedError(to));
         return guardDial(to, dialOpts, () => {
-          if (isBlackhole(to)) return new Promise<never>(() => {});
+          if (hole(to)) return new Promise<never>(() => {}); // SYN dropped
           const peer = lookup(to);
-          if (peer === undefined) return fail("connection refused");
+          if (peer === undefined) {
+            return Promise.reject(new Error("connection refused"));
+          }
           const [mine, theirs] = pipePair(localAddr, peer.opts.bind);
           mine.release = trackConn(conns, mine, dialOpts?.signal);
           theirs.release = trackConn(peer.conns, theirs);
+          me.stats.streamsDialed++;
           peer.stats.streamsAccepted++;
           queueMicrotask(() => peer.opts.handlers.stream(theirs));
           return Promise.resolve(mine);
-        }, (c) => c.close()).then((c) => {
-          me.stats.streamsDialed++;
-          return c;
-        });
+        }, (c) => c.close());
       },
       close: (): Promise<void> => {
         if (!closed) {

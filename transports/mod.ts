@@ -11,6 +11,15 @@ import { bunTransport } from "./bun.ts";
 import { denoTransport } from "./deno.ts";
 import { nodeTransport } from "./node.ts";
 
+export type {
+  DialOptions,
+  Transport,
+  TransportConn,
+  TransportFactory,
+  TransportHandlers,
+  TransportOptions,
+  TransportStats,
+} from "../src/transport.ts";
 export { bunTransport } from "./bun.ts";
 export { denoTransport, UNSTABLE_NET_NOTICE } from "./deno.ts";
 export { MemoryNetwork, memoryTransport } from "./memory.ts";

@@ -8,13 +8,12 @@
 
 import { createSocket } from "node:dgram";
 import { connect, createServer, isIPv4, isIPv6, type Socket } from "node:net";
-import { ClosedError } from "../src/errors.ts";
 import {
   type Address,
-  addressText,
   bindSamePort,
   bridgeSocket,
   DEFAULT_MAX_PACKET_BYTES,
+  dialClosedError,
   guardDial,
   newStats,
   peerAddress,
@@ -52,9 +51,12 @@ export async function nodeTransport(
   const bound = await bindSamePort(opts.bind, async (port) => {
     const s = createSocket(family);
     await new Promise<void>((resolve, reject) => {
-      s.once("error", reject);
+      s.once("error", (e) => {
+        s.close(); // a socket that failed to bind is still a live handle
+        reject(e);
+      });
       s.bind(port, opts.bind.host, () => {
-        s.off("error", reject);
+        s.removeAllListeners("error");
         resolve();
       });
     });
@@ -111,13 +113,7 @@ export async function nodeTransport(
       }
     },
     dial(to, dialOpts): Promise<TransportConn> {
-      if (closed) {
-        return Promise.reject(
-          new ClosedError(
-            `Cannot dial ${addressText(to)}: transport is closed`,
-          ),
-        );
-      }
+      if (closed) return Promise.reject(dialClosedError(to));
       return guardDial(
         to,
         dialOpts,
@@ -140,9 +136,7 @@ export async function nodeTransport(
       ).then((s) => {
         if (closed) {
           s.destroy();
-          throw new ClosedError(
-            `Cannot dial ${addressText(to)}: transport is closed`,
-          );
+          throw dialClosedError(to);
         }
         stats.streamsDialed++;
         return wrapSocket(s, to, conns, dialOpts?.signal);
@@ -172,7 +166,7 @@ function wrapSocket(
     {
       write: (chunk) => (s.write(chunk), chunk.length),
       blocked: () => s.writableNeedDrain,
-      end: () => void s.end(),
+      end: () => new Promise<void>((resolve) => void s.end(resolve)),
       destroy: () => void s.destroy(),
       pause: () => void s.pause(),
       resume: () => void s.resume(),

@@ -31,12 +31,18 @@ export function selfChecker<M extends Machine<E>, E>(): Checker<M, E> {
       const name = cluster.nameOf(node);
       const self = cluster.selfView(name);
       if (self === null) return;
-      if (self.state !== "alive" && !(self.state === "left" && cluster.hasLeft(name))) {
+      if (
+        self.state !== "alive" &&
+        !(self.state === "left" && cluster.hasLeft(name))
+      ) {
         cluster.violation("self", `${name} sees itself ${self.state}`, nowMs);
       }
       const instance = cluster.instance(name);
       const prev = last.get(node);
-      if (prev !== undefined && prev.instance === instance && self.incarnation < prev.incarnation) {
+      if (
+        prev !== undefined && prev.instance === instance &&
+        self.incarnation < prev.incarnation
+      ) {
         cluster.violation(
           "self",
           `${name}'s own incarnation went from ${prev.incarnation} to ${self.incarnation}`,
@@ -81,13 +87,21 @@ interface Seen {
  * @param options how often to read whole views
  * @returns the checker
  */
-export function viewChecker<M extends Machine<E>, E>(options: ViewCheckerOptions): Checker<M, E> {
-  const views = new Map<number, { instance: number; seen: Map<string, Seen> }>();
+export function viewChecker<M extends Machine<E>, E>(
+  options: ViewCheckerOptions,
+): Checker<M, E> {
+  const views = new Map<
+    number,
+    { instance: number; seen: Map<string, Seen> }
+  >();
   let nextSweepMs = 0;
   const everyCall = options.everyCall ?? false;
   const sweepEveryMs = options.sweepEveryMs ?? 0;
 
-  const seenFor = (cluster: SimCluster<M, E>, node: number): Map<string, Seen> => {
+  const seenFor = (
+    cluster: SimCluster<M, E>,
+    node: number,
+  ): Map<string, Seen> => {
     const instance = cluster.instance(cluster.nameOf(node));
     let v = views.get(node);
     if (v === undefined || v.instance !== instance) {
@@ -106,12 +120,17 @@ export function viewChecker<M extends Machine<E>, E>(options: ViewCheckerOptions
   ): void => {
     const observer = cluster.nameOf(node);
     if (!cluster.has(e.name)) {
-      cluster.violation("views", `${observer} holds phantom member ${JSON.stringify(e.name)}`, nowMs);
+      cluster.violation(
+        "views",
+        `${observer} holds phantom member ${JSON.stringify(e.name)}`,
+        nowMs,
+      );
       return;
     }
     const prev = seen.get(e.name);
     if (prev !== undefined && e.incarnation < prev.incarnation) {
-      const reapable = prev.state === "dead" && nowMs - prev.sinceMs >= options.reapAfterMs;
+      const reapable = prev.state === "dead" &&
+        nowMs - prev.sinceMs >= options.reapAfterMs;
       if (!reapable) {
         cluster.violation(
           "views",
@@ -120,12 +139,23 @@ export function viewChecker<M extends Machine<E>, E>(options: ViewCheckerOptions
         );
       }
     }
-    if (prev === undefined || prev.incarnation !== e.incarnation || prev.state !== e.state) {
-      seen.set(e.name, { incarnation: e.incarnation, state: e.state, sinceMs: nowMs });
+    if (
+      prev === undefined || prev.incarnation !== e.incarnation ||
+      prev.state !== e.state
+    ) {
+      seen.set(e.name, {
+        incarnation: e.incarnation,
+        state: e.state,
+        sinceMs: nowMs,
+      });
     }
   };
 
-  const readWhole = (cluster: SimCluster<M, E>, node: number, nowMs: number): void => {
+  const readWhole = (
+    cluster: SimCluster<M, E>,
+    node: number,
+    nowMs: number,
+  ): void => {
     const view = cluster.view(cluster.nameOf(node));
     if (view === null) return;
     const seen = seenFor(cluster, node);
@@ -136,7 +166,12 @@ export function viewChecker<M extends Machine<E>, E>(options: ViewCheckerOptions
 
   return {
     name: "views",
-    onEvent(cluster: SimCluster<M, E>, node: number, event: E, nowMs: number): void {
+    onEvent(
+      cluster: SimCluster<M, E>,
+      node: number,
+      event: E,
+      nowMs: number,
+    ): void {
       const c = cluster.hooks.classify?.(event);
       if (c?.kind !== "member") return;
       observe(cluster, node, c.entry, nowMs, seenFor(cluster, node));
@@ -170,17 +205,28 @@ export interface DeathCheckerOptions {
  * @param options the explanation window
  * @returns the checker
  */
-export function deathChecker<M extends Machine<E>, E>(options: DeathCheckerOptions): Checker<M, E> {
+export function deathChecker<M extends Machine<E>, E>(
+  options: DeathCheckerOptions,
+): Checker<M, E> {
   return {
     name: "deaths",
-    onEvent(cluster: SimCluster<M, E>, node: number, event: E, nowMs: number): void {
+    onEvent(
+      cluster: SimCluster<M, E>,
+      node: number,
+      event: E,
+      nowMs: number,
+    ): void {
       const c = cluster.hooks.classify?.(event);
       if (c?.kind !== "member") return;
       const { name: target, state } = c.entry;
       const observer = cluster.nameOf(node);
       if (!cluster.has(target) || target === observer) return;
       if (state === "left" && !cluster.hasLeft(target)) {
-        cluster.violation("deaths", `${observer} sees ${target} left, but it never left`, nowMs);
+        cluster.violation(
+          "deaths",
+          `${observer} sees ${target} left, but it never left`,
+          nowMs,
+        );
       }
       if (state !== "dead" || cluster.hasLeft(target)) return;
       const t = cluster.indexOf(target);
@@ -205,7 +251,9 @@ export interface DetectionCheckerOptions {
  * @param options the bound
  * @returns the checker
  */
-export function detectionChecker<M extends Machine<E>, E>(options: DetectionCheckerOptions): Checker<M, E> {
+export function detectionChecker<M extends Machine<E>, E>(
+  options: DetectionCheckerOptions,
+): Checker<M, E> {
   return {
     name: "detection",
     onCrash(cluster: SimCluster<M, E>, node: number, crashMs: number): void {
@@ -215,12 +263,19 @@ export function detectionChecker<M extends Machine<E>, E>(options: DetectionChec
         if (observer === target || cluster.status(observer) !== "up") continue;
         const o = cluster.indexOf(observer);
         cluster.at(crashMs + options.boundMs, () => {
-          if (cluster.status(target) !== "crashed" || cluster.instance(target) !== instance) return;
+          if (
+            cluster.status(target) !== "crashed" ||
+            cluster.instance(target) !== instance
+          ) return;
           if (cluster.hasLeft(target)) return;
-          if (cluster.status(observer) !== "up" || cluster.hasLeft(observer)) return;
+          if (cluster.status(observer) !== "up" || cluster.hasLeft(observer)) {
+            return;
+          }
           if (cluster.network.faultySince(o, crashMs)) return;
           const e = cluster.viewOf(observer, target);
-          if (e !== undefined && (e.state === "alive" || e.state === "suspect")) {
+          if (
+            e !== undefined && (e.state === "alive" || e.state === "suspect")
+          ) {
             cluster.violation(
               "detection",
               `${observer} still sees crashed ${target} ${e.state} ${options.boundMs} ms after the crash`,
@@ -247,7 +302,9 @@ export interface MachineCheckerOptions {
  * @param options inspection period
  * @returns the checker
  */
-export function machineChecker<M extends Machine<E>, E>(options: MachineCheckerOptions = {}): Checker<M, E> {
+export function machineChecker<M extends Machine<E>, E>(
+  options: MachineCheckerOptions = {},
+): Checker<M, E> {
   const everyMs = options.everyMs ?? 1_000;
   let nextMs = 0;
   const inspect = (cluster: SimCluster<M, E>, nowMs: number): void => {
@@ -257,12 +314,20 @@ export function machineChecker<M extends Machine<E>, E>(options: MachineCheckerO
       if (m === null) continue;
       for (const q of queues?.(m) ?? []) {
         if (q.size > q.bound) {
-          cluster.violation("machine", `${name}'s ${q.name} holds ${q.size} > ${q.bound}`, nowMs);
+          cluster.violation(
+            "machine",
+            `${name}'s ${q.name} holds ${q.size} > ${q.bound}`,
+            nowMs,
+          );
         }
       }
       const errors = decodeErrors?.(m) ?? 0;
       if (errors > 0) {
-        cluster.violation("machine", `${name} dropped ${errors} malformed inputs`, nowMs);
+        cluster.violation(
+          "machine",
+          `${name} dropped ${errors} malformed inputs`,
+          nowMs,
+        );
       }
     }
   };
@@ -299,7 +364,9 @@ export interface DefaultCheckerOptions {
  * @param options bounds and windows
  * @returns the checkers
  */
-export function defaultCheckers<M extends Machine<E>, E>(options: DefaultCheckerOptions): Checker<M, E>[] {
+export function defaultCheckers<M extends Machine<E>, E>(
+  options: DefaultCheckerOptions,
+): Checker<M, E>[] {
   const out: Checker<M, E>[] = [
     selfChecker(),
     viewChecker({

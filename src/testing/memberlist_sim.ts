@@ -9,11 +9,10 @@
 
 import type { MemberlistConfig, ProfileName } from "../config.ts";
 import { profileConfig } from "../config.ts";
+import type { MemberlistDelegate } from "../memberlist/delegate.ts";
 import { MAX_BROADCASTS, Memberlist } from "../memberlist/memberlist.ts";
-import {
-  retransmitLimit,
-  suspicionTimeoutMs,
-} from "../memberlist/formulas.ts";
+import { retransmitLimit, suspicionTimeoutMs } from "../memberlist/formulas.ts";
+import { type Inbound, openPacket } from "../memberlist/wire.ts";
 import type { MemberlistEvent } from "../types.ts";
 import { defaultCheckers } from "./checkers.ts";
 import {
@@ -23,6 +22,9 @@ import {
   SimCluster,
   type SimClusterOptions,
 } from "./sim_cluster.ts";
+
+/** Bytes memberlist's CRC wrapper adds outside the packet budget. */
+export const CRC_OVERHEAD_BYTES = 5;
 
 /** A simulated memberlist cluster. */
 export type MemberlistCluster = SimCluster<Memberlist, MemberlistEvent>;
@@ -71,13 +73,41 @@ export const MEMBERLIST_HOOKS: MachineHooks<Memberlist, MemberlistEvent> = {
         return `conflict ${e.other.name}`;
     }
   },
-  queues: (m) => [{ name: "broadcast queue", size: m.pendingBroadcasts(), bound: MAX_BROADCASTS }],
+  queues: (
+    m,
+  ) => [{
+    name: "broadcast queue",
+    size: m.pendingBroadcasts(),
+    bound: MAX_BROADCASTS,
+  }],
+  describePacket(bytes: Uint8Array): string {
+    return openPacket(bytes, () => {}).map(describeInbound).join(", ");
+  },
   decodeErrors(m): number {
     let n = 0;
     for (const v of m.stats().decodeErrors.values()) n += v;
     return n;
   },
 };
+
+function describeInbound(m: Inbound): string {
+  switch (m.type) {
+    case "alive":
+      return `alive ${m.msg.node}#${m.msg.incarnation}`;
+    case "suspect":
+    case "dead":
+      return `${m.type} ${m.msg.node}#${m.msg.incarnation} from ${m.msg.from}`;
+    case "ping":
+      return `ping ${m.msg.seqNo}`;
+    case "indirectPing":
+      return `indirectPing ${m.msg.seqNo}`;
+    case "ack":
+    case "nack":
+      return `${m.type} ${m.msg.seqNo}`;
+    case "user":
+      return `user ${m.payload.length}B`;
+  }
+}
 
 /** Timing bounds of memberlist for a cluster of `n` (SPEC §6). */
 export interface MemberlistBounds {
@@ -110,14 +140,22 @@ export interface MemberlistBounds {
  * @param n cluster size (memberlist counts dead, unreaped members too)
  * @returns the bounds
  */
-export function memberlistBounds(config: MemberlistConfig, n: number): MemberlistBounds {
-  const min = suspicionTimeoutMs(config.suspicionMult, n, config.probeIntervalMs);
+export function memberlistBounds(
+  config: MemberlistConfig,
+  n: number,
+): MemberlistBounds {
+  const min = suspicionTimeoutMs(
+    config.suspicionMult,
+    n,
+    config.probeIntervalMs,
+  );
   const max = config.suspicionMaxTimeoutMult * min;
   // memberlist: k = SuspicionMult − 2, and 0 when n − 2 < k (SPEC §6.3).
   let k = config.suspicionMult - 2;
   if (n - 2 < k) k = 0;
   const lone = k >= 1 ? max : min;
-  const probeWorstMs = (2 * (n - 1) + 1) * config.probeIntervalMs * config.awarenessMaxMultiplier;
+  const probeWorstMs = (2 * (n - 1) + 1) * config.probeIntervalMs *
+    config.awarenessMaxMultiplier;
   return {
     suspicionMinMs: min,
     suspicionMaxMs: max,
@@ -125,7 +163,8 @@ export function memberlistBounds(config: MemberlistConfig, n: number): Memberlis
     loneSuspicionMs: lone,
     retransmitLimit: retransmitLimit(config.retransmitMult, n),
     detectionBoundMs: probeWorstMs + max + 5_000,
-    deathWindowMs: config.probeIntervalMs * config.awarenessMaxMultiplier + max + 10_000,
+    deathWindowMs: config.probeIntervalMs * config.awarenessMaxMultiplier +
+      max + 10_000,
   };
 }
 
@@ -139,13 +178,19 @@ export interface MemberlistClusterOptions {
   config?: Partial<MemberlistConfig>;
   /** Per-member config (wins over profile + config). */
   configFor?: (name: string) => Partial<MemberlistConfig>;
+  /** Per-member delegate (called again for each restarted instance). */
+  delegateFor?: (name: string) => MemberlistDelegate;
   /** Network model. */
   network?: SimClusterOptions<Memberlist, MemberlistEvent>["network"];
   /**
    * Checkers: "default" (all, with bounds for `expectedSize`), "light"
    * (no per-call view reads: for hundreds of members), "none", or a list.
    */
-  checkers?: "default" | "light" | "none" | readonly Checker<Memberlist, MemberlistEvent>[];
+  checkers?:
+    | "default"
+    | "light"
+    | "none"
+    | readonly Checker<Memberlist, MemberlistEvent>[];
   /** Cluster size the bounds are computed for (default 16). */
   expectedSize?: number;
   /** Trace lines kept (default 400; 0 = hash only). */
@@ -154,6 +199,8 @@ export interface MemberlistClusterOptions {
   failFast?: boolean;
   /** Record a trace (default true). */
   trace?: boolean;
+  /** Decode packets into the trace lines (debugging; default false). */
+  traceDetail?: boolean;
 }
 
 /**
@@ -170,10 +217,16 @@ export interface MemberlistClusterOptions {
  * c.convergence(); // []
  * ```
  */
-export function memberlistCluster(options: MemberlistClusterOptions): MemberlistCluster {
+export function memberlistCluster(
+  options: MemberlistClusterOptions,
+): MemberlistCluster {
   const profile = options.profile ?? "lan";
   const base = profileConfig(profile, options.config ?? {});
-  const configOf = (name: string, host: string, port: number): MemberlistConfig =>
+  const configOf = (
+    name: string,
+    host: string,
+    port: number,
+  ): MemberlistConfig =>
     profileConfig(profile, {
       ...options.config,
       ...options.configFor?.(name),
@@ -186,25 +239,40 @@ export function memberlistCluster(options: MemberlistClusterOptions): Memberlist
   const n = options.expectedSize ?? 16;
   const bounds = memberlistBounds(base, n);
   const choice = options.checkers ?? "default";
-  const checkers = typeof choice !== "string" ? choice : choice === "none" ? [] : defaultCheckers<
-    Memberlist,
-    MemberlistEvent
-  >({
-    deathWindowMs: bounds.deathWindowMs,
-    detectionBoundMs: bounds.detectionBoundMs,
-    reapAfterMs: base.gossipToTheDeadTimeMs,
-    everyCall: choice === "default" && n <= 32,
-    sweepEveryMs: choice === "default" ? 1_000 : 0,
-  });
+  const checkers = typeof choice !== "string"
+    ? choice
+    : choice === "none"
+    ? []
+    : defaultCheckers<
+      Memberlist,
+      MemberlistEvent
+    >({
+      deathWindowMs: bounds.deathWindowMs,
+      detectionBoundMs: bounds.detectionBoundMs,
+      reapAfterMs: base.gossipToTheDeadTimeMs,
+      everyCall: choice === "default" && n <= 32,
+      sweepEveryMs: choice === "default" ? 1_000 : 0,
+    });
   return new SimCluster<Memberlist, MemberlistEvent>({
     seed: options.seed,
     factory: (name, addr, prng, nowMs) =>
-      new Memberlist(configOf(name, addr.host, addr.port), { prng, now: nowMs }),
+      new Memberlist(configOf(name, addr.host, addr.port), {
+        prng,
+        now: nowMs,
+        delegate: options.delegateFor?.(name),
+      }),
     hooks: MEMBERLIST_HOOKS,
-    network: { maxPacketBytes: base.udpBufferSize, ...options.network },
+    // UDPBufferSize is memberlist's budget for *filling* a packet; the CRC
+    // wrapper (0x0c + 4 bytes, SPEC §2.2 step 4) is added after it, so a
+    // full gossip packet legitimately reaches budget + 5 bytes.
+    network: {
+      maxPacketBytes: base.udpBufferSize + CRC_OVERHEAD_BYTES,
+      ...options.network,
+    },
     checkers,
     traceLines: options.traceLines,
     failFast: options.failFast,
     trace: options.trace,
+    traceDetail: options.traceDetail,
   });
 }

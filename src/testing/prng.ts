@@ -78,7 +78,11 @@ export class Prng {
     for (let i = 0; i < 12; i++) this.nextU32();
   }
 
-  /** @returns the next uniformly distributed u32 */
+  /**
+   * The next raw word.
+   *
+   * @returns a uniformly distributed u32
+   */
   nextU32(): number {
     const t = (((this.#a + this.#b) >>> 0) + this.#d) >>> 0;
     this.#d = (this.#d + 1) >>> 0;
@@ -89,7 +93,11 @@ export class Prng {
     return t;
   }
 
-  /** @returns a uniform number in [0, 1) with 32 bits of precision */
+  /**
+   * The next number in [0, 1).
+   *
+   * @returns a uniform number with 32 bits of precision
+   */
   next(): number {
     return this.nextU32() / TWO_POW_32;
   }

@@ -35,30 +35,47 @@ import type { SimCluster } from "./sim_cluster.ts";
 import { formatMs } from "./trace.ts";
 
 /** Member states an expectation can name. */
-export type ExpectedState = "alive" | "suspect" | "dead" | "left" | "unknown" | "gone";
+export type ExpectedState =
+  | "alive"
+  | "suspect"
+  | "dead"
+  | "left"
+  | "unknown"
+  | "gone";
 
 /** What a command does, with its arguments. */
 export type ScenarioOp =
-    | { readonly op: "start"; readonly count: number }
-    | { readonly op: "join"; readonly who: readonly string[] | "all"; readonly to: readonly string[] | null }
-    | { readonly op: "run"; readonly ms: number }
-    | { readonly op: "partition"; readonly groups: readonly (readonly string[])[] }
-    | { readonly op: "heal" }
-    | { readonly op: "crash" | "resume" | "leave"; readonly who: string }
-    | { readonly op: "restart"; readonly who: string; readonly rejoin: boolean }
-    | { readonly op: "pause"; readonly who: string; readonly ms: number | null }
-    | { readonly op: "loss" | "dup"; readonly rate: number }
-    | { readonly op: "latency" | "jitter"; readonly ms: number }
-    | { readonly op: "block" | "unblock"; readonly from: string; readonly to: string }
-    | {
-      readonly op: "expectState";
-      readonly target: string;
-      readonly state: ExpectedState;
-      readonly on: readonly string[] | "all";
-      readonly withinMs: number | null;
-    }
-    | { readonly op: "expectConverged"; readonly withinMs: number | null }
-    | { readonly op: "expectNoFalsePositives" };
+  | { readonly op: "start"; readonly count: number }
+  | {
+    readonly op: "join";
+    readonly who: readonly string[] | "all";
+    readonly to: readonly string[] | null;
+  }
+  | { readonly op: "run"; readonly ms: number }
+  | {
+    readonly op: "partition";
+    readonly groups: readonly (readonly string[])[];
+  }
+  | { readonly op: "heal" }
+  | { readonly op: "crash" | "resume" | "leave"; readonly who: string }
+  | { readonly op: "restart"; readonly who: string; readonly rejoin: boolean }
+  | { readonly op: "pause"; readonly who: string; readonly ms: number | null }
+  | { readonly op: "loss" | "dup"; readonly rate: number }
+  | { readonly op: "latency" | "jitter"; readonly ms: number }
+  | {
+    readonly op: "block" | "unblock";
+    readonly from: string;
+    readonly to: string;
+  }
+  | {
+    readonly op: "expectState";
+    readonly target: string;
+    readonly state: ExpectedState;
+    readonly on: readonly string[] | "all";
+    readonly withinMs: number | null;
+  }
+  | { readonly op: "expectConverged"; readonly withinMs: number | null }
+  | { readonly op: "expectNoFalsePositives" };
 
 /** One parsed command. */
 export type ScenarioCommand = ScenarioOp & {
@@ -73,6 +90,8 @@ export class ScenarioError extends Error {
   /** 1-based line number. */
   readonly line: number;
   /**
+   * An error at a line of the script.
+   *
    * @param line 1-based line number
    * @param message what went wrong
    */
@@ -83,7 +102,14 @@ export class ScenarioError extends Error {
   }
 }
 
-const STATES: readonly ExpectedState[] = ["alive", "suspect", "dead", "left", "unknown", "gone"];
+const STATES: readonly ExpectedState[] = [
+  "alive",
+  "suspect",
+  "dead",
+  "left",
+  "unknown",
+  "gone",
+];
 
 /**
  * Parse a duration such as `500ms`, `3s`, `1.5s`, `2m`, `1h`.
@@ -94,14 +120,27 @@ const STATES: readonly ExpectedState[] = ["alive", "suspect", "dead", "left", "u
  */
 export function parseDuration(text: string): number {
   const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)$/.exec(text.trim());
-  if (m === null) throw new SyntaxError(`Invalid duration: ${JSON.stringify(text)} (use 500ms, 3s, 2m)`);
-  const unit = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000 }[m[2] as "ms" | "s" | "m" | "h"];
+  if (m === null) {
+    throw new SyntaxError(
+      `Invalid duration: ${JSON.stringify(text)} (use 500ms, 3s, 2m)`,
+    );
+  }
+  const unit = {
+    ms: 1,
+    s: 1_000,
+    m: 60_000,
+    h: 3_600_000,
+  }[m[2] as "ms" | "s" | "m" | "h"];
   return Math.round(Number(m[1]) * unit);
 }
 
 function parsePercent(text: string): number {
   const m = /^(\d+(?:\.\d+)?)%$/.exec(text.trim());
-  if (m === null) throw new SyntaxError(`Invalid percentage: ${JSON.stringify(text)} (use 20%)`);
+  if (m === null) {
+    throw new SyntaxError(
+      `Invalid percentage: ${JSON.stringify(text)} (use 20%)`,
+    );
+  }
   const p = Number(m[1]) / 100;
   if (p > 1) throw new SyntaxError(`Invalid percentage: ${text} is above 100%`);
   return p;
@@ -109,16 +148,22 @@ function parsePercent(text: string): number {
 
 function parseNames(text: string): string[] {
   const names = text.split(",").map((s) => s.trim()).filter((s) => s !== "");
-  if (names.length === 0) throw new SyntaxError(`Invalid member list: ${JSON.stringify(text)}`);
+  if (names.length === 0) {
+    throw new SyntaxError(`Invalid member list: ${JSON.stringify(text)}`);
+  }
   for (const n of names) {
-    if (!/^[A-Za-z0-9_.-]+$/.test(n)) throw new SyntaxError(`Invalid member name: ${JSON.stringify(n)}`);
+    if (!/^[A-Za-z0-9_.-]+$/.test(n)) {
+      throw new SyntaxError(`Invalid member name: ${JSON.stringify(n)}`);
+    }
   }
   return names;
 }
 
 function parseLink(text: string): { from: string; to: string } {
   const m = /^([A-Za-z0-9_.-]+)\s*->\s*([A-Za-z0-9_.-]+)$/.exec(text.trim());
-  if (m === null) throw new SyntaxError(`Invalid link: ${JSON.stringify(text)} (use a->b)`);
+  if (m === null) {
+    throw new SyntaxError(`Invalid link: ${JSON.stringify(text)} (use a->b)`);
+  }
   return { from: m[1], to: m[2] };
 }
 
@@ -135,15 +180,29 @@ function parseExpect(rest: string): ScenarioOp {
   if (body === "no false positives") return { op: "expectNoFalsePositives" };
   const m = /^(\S+)\s+(\S+)\s+on\s+(.+)$/.exec(body);
   if (m === null) {
-    throw new SyntaxError(`Invalid expectation: ${JSON.stringify(rest)} (use "expect c dead on a,b")`);
+    throw new SyntaxError(
+      `Invalid expectation: ${
+        JSON.stringify(rest)
+      } (use "expect c dead on a,b")`,
+    );
   }
   let [target, state] = [m[1], m[2]];
-  if (STATES.includes(target as ExpectedState)) [target, state] = [state, target];
+  if (STATES.includes(target as ExpectedState)) {
+    [target, state] = [state, target];
+  }
   if (!STATES.includes(state as ExpectedState)) {
-    throw new SyntaxError(`Invalid state: ${JSON.stringify(state)} (use ${STATES.join(", ")})`);
+    throw new SyntaxError(
+      `Invalid state: ${JSON.stringify(state)} (use ${STATES.join(", ")})`,
+    );
   }
   const on = m[3].trim() === "all" ? "all" : parseNames(m[3]);
-  return { op: "expectState", target: parseNames(target)[0], state: state as ExpectedState, on, withinMs };
+  return {
+    op: "expectState",
+    target: parseNames(target)[0],
+    state: state as ExpectedState,
+    on,
+    withinMs,
+  };
 }
 
 function parseLine(line: string): ScenarioOp {
@@ -152,26 +211,38 @@ function parseLine(line: string): ScenarioOp {
   const rest = sp < 0 ? "" : line.slice(sp + 1).trim();
   const one = (): string => {
     const names = parseNames(rest);
-    if (names.length !== 1) throw new SyntaxError(`Invalid command: ${word} takes one member`);
+    if (names.length !== 1) {
+      throw new SyntaxError(`Invalid command: ${word} takes one member`);
+    }
     return names[0];
   };
   switch (word) {
     case "start": {
       const count = Number(rest);
-      if (!Number.isInteger(count) || count < 1) throw new SyntaxError(`Invalid count: ${JSON.stringify(rest)}`);
+      if (!Number.isInteger(count) || count < 1) {
+        throw new SyntaxError(`Invalid count: ${JSON.stringify(rest)}`);
+      }
       return { op: "start", count };
     }
     case "join": {
       const m = /^(.+?)(?:\s+to\s+(.+))?$/.exec(rest);
-      if (m === null || rest === "") throw new SyntaxError("Invalid join: use \"join all\" or \"join c to a\"");
+      if (m === null || rest === "") {
+        throw new SyntaxError('Invalid join: use "join all" or "join c to a"');
+      }
       const who = m[1].trim() === "all" ? "all" : parseNames(m[1]);
-      return { op: "join", who, to: m[2] === undefined ? null : parseNames(m[2]) };
+      return {
+        op: "join",
+        who,
+        to: m[2] === undefined ? null : parseNames(m[2]),
+      };
     }
     case "run":
       return { op: "run", ms: parseDuration(rest) };
     case "partition": {
       const groups = rest.split("|").map(parseNames);
-      if (groups.length < 1) throw new SyntaxError("Invalid partition: use \"partition a,b | c,d\"");
+      if (groups.length < 1) {
+        throw new SyntaxError('Invalid partition: use "partition a,b | c,d"');
+      }
       return { op: "partition", groups };
     }
     case "heal":
@@ -184,7 +255,9 @@ function parseLine(line: string): ScenarioOp {
       const parts = rest.split(/\s+/);
       const rejoin = parts[1] !== "norejoin";
       if (parts.length > 2 || (parts.length === 2 && rejoin)) {
-        throw new SyntaxError("Invalid restart: use \"restart c\" or \"restart c norejoin\"");
+        throw new SyntaxError(
+          'Invalid restart: use "restart c" or "restart c norejoin"',
+        );
       }
       return { op: "restart", who: parseNames(parts[0])[0], rejoin };
     }
@@ -222,12 +295,18 @@ export function parseScenario(script: string): ScenarioCommand[] {
   const out: ScenarioCommand[] = [];
   script.split("\n").forEach((raw, i) => {
     const hash = raw.indexOf("#");
-    const text = (hash < 0 ? raw : raw.slice(0, hash)).trim().replace(/\s+/g, " ");
+    const text = (hash < 0 ? raw : raw.slice(0, hash)).trim().replace(
+      /\s+/g,
+      " ",
+    );
     if (text === "") return;
     try {
       out.push({ line: i + 1, text, ...parseLine(text) } as ScenarioCommand);
     } catch (e) {
-      throw new ScenarioError(i + 1, e instanceof Error ? e.message : String(e));
+      throw new ScenarioError(
+        i + 1,
+        e instanceof Error ? e.message : String(e),
+      );
     }
   });
   return out;
@@ -288,7 +367,9 @@ function execute<M extends Machine<E>, E>(
     case "join": {
       const running = c.running();
       const seeds = cmd.to ?? [running[0]];
-      const who = cmd.who === "all" ? running.filter((n) => !seeds.includes(n)) : cmd.who;
+      const who = cmd.who === "all"
+        ? running.filter((n) => !seeds.includes(n))
+        : cmd.who;
       for (const n of who) c.join(n, seeds.filter((s) => s !== n));
       return;
     }
@@ -327,7 +408,10 @@ function execute<M extends Machine<E>, E>(
         const list = c.falsePositives.slice(0, 10).map((f) =>
           `${f.observer} declared ${f.target} dead at ${formatMs(f.timeMs)}`
         );
-        throw new ScenarioError(cmd.line, `${c.falsePositiveCount} false positives: ${list.join("; ")}`);
+        throw new ScenarioError(
+          cmd.line,
+          `${c.falsePositiveCount} false positives: ${list.join("; ")}`,
+        );
       }
       return;
   }
@@ -338,17 +422,24 @@ function expectEventually<M extends Machine<E>, E>(
   cmd: Extract<ScenarioCommand, { op: "expectState" | "expectConverged" }>,
   pollMs: number,
 ): void {
-  const problems = (): string[] => cmd.op === "expectConverged" ? c.convergence() : stateProblems(c, cmd);
+  const problems = (): string[] =>
+    cmd.op === "expectConverged" ? c.convergence() : stateProblems(c, cmd);
   let found = problems();
   if (found.length > 0 && cmd.withinMs !== null) {
-    const elapsed = c.runUntil(() => (found = problems()).length === 0, cmd.withinMs, pollMs);
+    const elapsed = c.runUntil(
+      () => (found = problems()).length === 0,
+      cmd.withinMs,
+      pollMs,
+    );
     if (elapsed !== null) return;
   }
   if (found.length > 0) {
     const when = cmd.withinMs === null ? "" : ` within ${cmd.withinMs} ms`;
     throw new ScenarioError(
       cmd.line,
-      `${cmd.text}: not met${when} at ${formatMs(c.nowMs)}: ${found.slice(0, 10).join("; ")}`,
+      `${cmd.text}: not met${when} at ${formatMs(c.nowMs)}: ${
+        found.slice(0, 10).join("; ")
+      }`,
     );
   }
 }
@@ -367,7 +458,9 @@ function stateProblems<M extends Machine<E>, E>(
       continue;
     }
     const state = c.viewOf(o, cmd.target)?.state ?? "unknown";
-    const ok = cmd.state === "gone" ? state === "dead" || state === "left" || state === "unknown" : state === cmd.state;
+    const ok = cmd.state === "gone"
+      ? state === "dead" || state === "left" || state === "unknown"
+      : state === cmd.state;
     if (!ok) out.push(`${o} sees ${cmd.target} ${state}`);
   }
   return out;

@@ -36,6 +36,8 @@ export class SimClock<T> {
   readonly #max: number;
 
   /**
+   * An empty clock at the start time.
+   *
    * @param options start time and bound
    */
   constructor(options: SimClockOptions = {}) {
@@ -92,7 +94,11 @@ export class SimClock<T> {
     return true;
   }
 
-  /** @returns the due time of the earliest item, or null when empty */
+  /**
+   * When the earliest item is due.
+   *
+   * @returns its time, or null when empty
+   */
   peekMs(): number | null {
     return this.#times.length === 0 ? null : this.#times[0];
   }
@@ -124,7 +130,8 @@ export class SimClock<T> {
         const r = l + 1;
         let c = l;
         if (
-          r < n && (times[r] < times[l] || (times[r] === times[l] && seqs[r] < seqs[l]))
+          r < n &&
+          (times[r] < times[l] || (times[r] === times[l] && seqs[r] < seqs[l]))
         ) c = r;
         const ct = times[c];
         if (lastT < ct || (lastT === ct && lastS < seqs[c])) break;

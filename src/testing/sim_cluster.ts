@@ -92,6 +92,8 @@ export interface MachineHooks<M, E> {
   queues?(machine: M): readonly QueueSize[];
   /** Count of malformed input the machine dropped (must stay 0 in the sim). */
   decodeErrors?(machine: M): number;
+  /** Summarize a packet for detailed traces ("alive b#2, ping"). */
+  describePacket?(bytes: Uint8Array): string;
 }
 
 /** Builds a machine for a member (also at restart). */
@@ -127,7 +129,12 @@ export interface Checker<M extends Machine<E>, E> {
   /** Name, for reports. */
   readonly name: string;
   /** A machine emitted an event. */
-  onEvent?(cluster: SimCluster<M, E>, node: number, event: E, nowMs: number): void;
+  onEvent?(
+    cluster: SimCluster<M, E>,
+    node: number,
+    event: E,
+    nowMs: number,
+  ): void;
   /** A call into a machine returned (after every step). */
   afterCall?(cluster: SimCluster<M, E>, node: number, nowMs: number): void;
   /** A member crashed. */
@@ -154,6 +161,11 @@ export interface SimClusterOptions<M extends Machine<E>, E> {
   /** Trace lines kept for reports (0 = hash only; default 400). */
   traceLines?: number;
   /**
+   * Decode every delivered packet into the trace lines with
+   * {@linkcode MachineHooks.describePacket} (debugging; default false).
+   */
+  traceDetail?: boolean;
+  /**
    * Record a trace at all (default true). Off saves the per-input hashing
    * in large benchmarks; the trace hash then stays at its initial value.
    */
@@ -169,11 +181,15 @@ export class SimulationError extends Error {
   /** The violation. */
   readonly violation: Violation;
   /**
+   * Wrap a violation.
+   *
    * @param violation what broke
    */
   constructor(violation: Violation) {
     super(
-      `Invariant violated at ${formatMs(violation.timeMs)}: [${violation.checker}] ${violation.text}`,
+      `Invariant violated at ${
+        formatMs(violation.timeMs)
+      }: [${violation.checker}] ${violation.text}`,
     );
     this.name = "SimulationError";
     this.violation = violation;
@@ -215,8 +231,11 @@ export function memberHost(i: number): string {
 interface MemberRecord {
   readonly name: string;
   readonly index: number;
+  // Some instance ever left: explains stale "left" entries in other views.
   everLeft: boolean;
-  leftAtMs: number;
+  // The current instance started a leave.
+  leaving: boolean;
+  // The current instance shut down after its leave.
   shutDown: boolean;
 }
 
@@ -254,6 +273,8 @@ export class SimCluster<M extends Machine<E>, E> {
   #falsePositiveCount = 0;
 
   /**
+   * An empty cluster (add members with {@linkcode SimCluster.start}).
+   *
    * @param options seed, factory, hooks, network model and checkers
    */
   constructor(options: SimClusterOptions<M, E>) {
@@ -266,15 +287,21 @@ export class SimCluster<M extends Machine<E>, E> {
     this.#port = options.port ?? 7946;
     this.#faults = derivePrng(options.seed, "faults");
     const checkers = this.#checkers;
-    const describe = this.#hooks.describe;
+    const describe = options.trace === false ? undefined : this.#hooks.describe;
     this.#net = new SimNetwork<E, M>({
       ...options.network,
       seed: options.seed,
       trace: options.trace === false ? undefined : this.#trace,
+      describePacket:
+        options.traceDetail === true && this.#hooks.describePacket !== undefined
+          ? this.#hooks.describePacket.bind(this.#hooks)
+          : undefined,
       hooks: {
         onEvent: (node, event, nowMs): void => {
           const note = describe?.(event) ?? null;
-          if (note !== null) this.#trace.record(nowMs, "event", node, -1, null, note);
+          if (note !== null) {
+            this.#trace.record(nowMs, "event", node, -1, null, note);
+          }
           this.#onEvent(node, event, nowMs);
           for (const c of checkers) c.onEvent?.(this, node, event, nowMs);
           const name = this.#members[node].name;
@@ -286,7 +313,11 @@ export class SimCluster<M extends Machine<E>, E> {
           }
           : undefined,
         onAnomaly: (node, text, nowMs): void => {
-          this.violation("network", `${this.#members[node].name}: ${text}`, nowMs);
+          this.violation(
+            "network",
+            `${this.#members[node].name}: ${text}`,
+            nowMs,
+          );
         },
       },
     });
@@ -345,7 +376,7 @@ export class SimCluster<M extends Machine<E>, E> {
       name,
       index: i,
       everLeft: false,
-      leftAtMs: Number.POSITIVE_INFINITY,
+      leaving: false,
       shutDown: false,
     };
     // Register first: the machine may emit events from its constructor's
@@ -354,7 +385,9 @@ export class SimCluster<M extends Machine<E>, E> {
     this.#byName.set(name, record);
     const machine = this.#create(name, addr, 0);
     const index = this.#net.addNode(name, addr, machine);
-    if (index !== i) throw new Error("Invariant: member and node indices diverged");
+    if (index !== i) {
+      throw new Error("Invariant: member and node indices diverged");
+    }
     return name;
   }
 
@@ -370,7 +403,11 @@ export class SimCluster<M extends Machine<E>, E> {
     return names;
   }
 
-  /** @returns every member's name, in creation order */
+  /**
+   * Every member's name.
+   *
+   * @returns names in creation order
+   */
   names(): string[] {
     return this.#members.map((m) => m.name);
   }
@@ -469,7 +506,7 @@ export class SimCluster<M extends Machine<E>, E> {
    */
   running(): string[] {
     return this.#members.filter((r) =>
-      !r.shutDown && !r.everLeft && this.#net.status(r.index) !== "crashed"
+      !r.shutDown && !r.leaving && this.#net.status(r.index) !== "crashed"
     ).map((r) => r.name);
   }
 
@@ -533,12 +570,17 @@ export class SimCluster<M extends Machine<E>, E> {
         const e = v.get(r.name);
         if (liveSet.has(r.name)) {
           if (e?.state !== "alive") {
-            problems.push(`${o} sees ${r.name} ${e?.state ?? "unknown"}, want alive`);
+            problems.push(
+              `${o} sees ${r.name} ${e?.state ?? "unknown"}, want alive`,
+            );
           }
         } else if (
-          !running.has(r.name) && (e?.state === "alive" || e?.state === "suspect")
+          !running.has(r.name) &&
+          (e?.state === "alive" || e?.state === "suspect")
         ) {
-          problems.push(`${o} sees ${r.name} ${e.state}, but it is ${this.status(r.name)}`);
+          problems.push(
+            `${o} sees ${r.name} ${e.state}, but it is ${this.status(r.name)}`,
+          );
         }
         if (problems.length >= 20) return problems;
       }
@@ -577,12 +619,15 @@ export class SimCluster<M extends Machine<E>, E> {
    * @param timeoutMs leave timeout (default 5000)
    * @param options whether to shut down afterwards (default true)
    */
-  leave(name: string, timeoutMs: number = 5_000, options: { shutdown?: boolean } = {}): void {
+  leave(
+    name: string,
+    timeoutMs: number = 5_000,
+    options: { shutdown?: boolean } = {},
+  ): void {
     const leave = this.#need("leave");
     const r = this.#record(name);
     r.everLeft = true;
-    r.leftAtMs = this.nowMs;
-    r.shutDown = false;
+    r.leaving = true;
     this.#pendingShutdown.set(r.index, options.shutdown ?? true);
     this.#net.invoke(r.index, (m, now) => leave(m, timeoutMs, now));
   }
@@ -608,19 +653,27 @@ export class SimCluster<M extends Machine<E>, E> {
    * @param name member name
    * @param options `rejoin`: false, or seed names (default: up to 3 running)
    */
-  restart(name: string, options: { rejoin?: boolean | readonly string[] } = {}): void {
+  restart(
+    name: string,
+    options: { rejoin?: boolean | readonly string[] } = {},
+  ): void {
     const r = this.#record(name);
     if (this.#net.status(r.index) !== "crashed") this.crash(name);
     const addr = this.#net.node(r.index).addr;
     r.shutDown = false;
+    r.leaving = false;
     // everLeft stays: a past leave still explains stale "left" views.
-    r.leftAtMs = Number.POSITIVE_INFINITY;
-    const machine = this.#create(name, addr, this.#net.node(r.index).instance + 1);
+    const machine = this.#create(
+      name,
+      addr,
+      this.#net.node(r.index).instance + 1,
+    );
     this.#net.restart(r.index, machine);
     const rejoin = options.rejoin ?? true;
     if (rejoin === false) return;
     const seeds = rejoin === true
-      ? this.running().filter((n) => n !== name && this.status(n) === "up").slice(0, 3)
+      ? this.running().filter((n) => n !== name && this.status(n) === "up")
+        .slice(0, 3)
       : [...rejoin];
     if (seeds.length > 0) this.join(name, seeds);
   }
@@ -635,7 +688,9 @@ export class SimCluster<M extends Machine<E>, E> {
     const i = this.indexOf(name);
     if (this.#net.status(i) !== "up") return;
     this.#net.pause(i);
-    if (ms !== undefined) this.#net.at(this.nowMs + ms, () => this.#net.resume(i));
+    if (ms !== undefined) {
+      this.#net.at(this.nowMs + ms, () => this.#net.resume(i));
+    }
   }
 
   /**
@@ -729,7 +784,11 @@ export class SimCluster<M extends Machine<E>, E> {
    * @param everyMs check period (default 100)
    * @returns the elapsed virtual ms when it held, or null on timeout
    */
-  runUntil(predicate: () => boolean, maxMs: number, everyMs: number = 100): number | null {
+  runUntil(
+    predicate: () => boolean,
+    maxMs: number,
+    everyMs: number = 100,
+  ): number | null {
     const start = this.nowMs;
     if (predicate()) return 0;
     while (this.nowMs - start < maxMs) {
@@ -769,7 +828,14 @@ export class SimCluster<M extends Machine<E>, E> {
     const v: Violation = { timeMs, checker, text };
     this.#violationCount++;
     if (this.#violations.length < MAX_RECORDED) this.#violations.push(v);
-    this.#trace.record(timeMs, "note", -1, -1, null, `VIOLATION ${checker}: ${text}`);
+    this.#trace.record(
+      timeMs,
+      "note",
+      -1,
+      -1,
+      null,
+      `VIOLATION ${checker}: ${text}`,
+    );
     if (this.#failFast) throw new SimulationError(v);
   }
 
@@ -780,7 +846,11 @@ export class SimCluster<M extends Machine<E>, E> {
    * @param target who was declared dead
    * @param timeMs when
    */
-  falsePositive(observer: string, target: string, timeMs: number = this.nowMs): void {
+  falsePositive(
+    observer: string,
+    target: string,
+    timeMs: number = this.nowMs,
+  ): void {
     this.#falsePositiveCount++;
     if (this.#falsePositives.length < MAX_RECORDED) {
       this.#falsePositives.push({ timeMs, observer, target });
@@ -807,7 +877,11 @@ export class SimCluster<M extends Machine<E>, E> {
     return this.#falsePositiveCount;
   }
 
-  /** @returns the network's counters */
+  /**
+   * The network's counters.
+   *
+   * @returns a snapshot
+   */
   networkStats(): SimNetworkStats {
     return this.#net.stats();
   }
@@ -846,7 +920,9 @@ export class SimCluster<M extends Machine<E>, E> {
   ): NonNullable<MachineHooks<M, E>[K]> {
     const f = this.#hooks[key];
     if (f === undefined) {
-      throw new TypeError(`Invalid cluster: the machine hooks lack ${String(key)}()`);
+      throw new TypeError(
+        `Invalid cluster: the machine hooks lack ${String(key)}()`,
+      );
     }
     return f.bind(this.#hooks) as NonNullable<MachineHooks<M, E>[K]>;
   }
@@ -869,7 +945,14 @@ export class SimCluster<M extends Machine<E>, E> {
       this.#hooks.shutdown?.(m, this.nowMs);
       r.shutDown = true;
       this.#net.crash(node);
-      this.#trace.record(this.nowMs, "fault", node, -1, null, "shutdown after leave");
+      this.#trace.record(
+        this.nowMs,
+        "fault",
+        node,
+        -1,
+        null,
+        "shutdown after leave",
+      );
     });
   }
 }

@@ -16,7 +16,9 @@
  *   Packets already on the wire when their sender crashes still arrive;
  *   packets that reach a crashed node are lost.
  * - Streams (TCP) never lose or reorder bytes. A dial takes three one-way
- *   delays (handshake + first message), the reply one more. A stream across
+ *   delays (handshake + first message), the reply one more; on a lossy link
+ *   each lost segment adds a retransmission timeout (1 s for SYNs, 200 ms
+ *   otherwise, doubling), so streams get slow, never lossy. A stream across
  *   a partition or one-way drop (TCP needs both directions) hangs until the
  *   dialer's deadline, then fails with "i/o timeout"; a dial to a crashed
  *   process is refused one round trip later; a crash of the acceptor before
@@ -101,6 +103,11 @@ export interface SimNetworkOptions<E> {
   startMs?: number;
   /** Trace to record into, if any. */
   trace?: TraceRecorder;
+  /**
+   * Summarize a delivered packet for the trace ("alive b#2, suspect c#1"),
+   * e.g. by decoding it; off by default since it costs a second decode.
+   */
+  describePacket?: (bytes: Uint8Array) => string;
   /** Hooks. */
   hooks?: NetworkHooks<E>;
 }
@@ -168,7 +175,12 @@ const ACTION = 5;
 const CALL = 6;
 
 type NetEvent<M> =
-  | { readonly k: 0; readonly to: number; readonly from: number; readonly bytes: Uint8Array }
+  | {
+    readonly k: 0;
+    readonly to: number;
+    readonly from: number;
+    readonly bytes: Uint8Array;
+  }
   | { readonly k: 1; readonly s: Stream }
   | { readonly k: 2; readonly s: Stream; readonly result: Uint8Array | Error }
   | { readonly k: 3; readonly s: Stream }
@@ -196,6 +208,12 @@ interface Node<M> {
 }
 
 const NO_WAKE = Number.POSITIVE_INFINITY;
+// Linux's initial SYN retransmission timeout and minimum data RTO.
+const SYN_RTO_MS = 1_000;
+const DATA_RTO_MS = 200;
+// Retransmissions modelled per segment (Linux tcp_syn_retries is 6); past
+// them the segment is taken as delivered and the dialer's deadline decides.
+const TCP_RETRIES = 6;
 
 function addressKey(a: Address): string {
   return `${a.host}:${a.port}`;
@@ -222,12 +240,14 @@ export class SimNetwork<E, M extends Machine<E> = Machine<E>> {
   readonly #links = new Map<number, LinkProfile>();
   readonly #blocked = new Set<number>();
   #groups: number[] | null = null;
+  #restGroup = 0;
   readonly #pauseBufferPackets: number;
   readonly #pauseBufferInputs: number;
   readonly #resumeOrder: ResumeOrder;
   readonly #maxStreams: number;
   readonly #maxPacketBytes: number;
   readonly #trace: TraceRecorder | null;
+  readonly #describePacket: ((bytes: Uint8Array) => string) | null;
   readonly #hooks: NetworkHooks<E>;
   readonly #stats: SimNetworkStats = {
     packetsSent: 0,
@@ -242,6 +262,8 @@ export class SimNetwork<E, M extends Machine<E> = Machine<E>> {
   };
 
   /**
+   * An empty network at the start time.
+   *
    * @param options seed, default link, bounds, trace and hooks
    */
   constructor(options: SimNetworkOptions<E>) {
@@ -263,6 +285,7 @@ export class SimNetwork<E, M extends Machine<E> = Machine<E>> {
     this.#maxStreams = options.maxStreams ?? 65_536;
     this.#maxPacketBytes = options.maxPacketBytes ?? 65_507;
     this.#trace = options.trace ?? null;
+    this.#describePacket = options.describePacket ?? null;
     this.#hooks = options.hooks ?? {};
   }
 
@@ -286,7 +309,11 @@ export class SimNetwork<E, M extends Machine<E> = Machine<E>> {
     return this.#streams.size;
   }
 
-  /** @returns a snapshot of the counters */
+  /**
+   * The counters so far.
+   *
+   * @returns a snapshot
+   */
   stats(): SimNetworkStats {
     return { ...this.#stats, dropped: new Map(this.#stats.dropped) };
   }
@@ -495,7 +522,11 @@ export class SimNetwork<E, M extends Machine<E> = Machine<E>> {
       }
     });
     this.#groups = g;
-    this.#traceFault(null, `partition ${groups.map((x) => x.join(",")).join(" | ")}`);
+    this.#restGroup = groups.length;
+    this.#traceFault(
+      null,
+      `partition ${groups.map((x) => x.join(",")).join(" | ")}`,
+    );
   }
 
   /** Remove the partition. */
@@ -537,7 +568,11 @@ export class SimNetwork<E, M extends Machine<E> = Machine<E>> {
    * @param to receiver index
    * @param profile fields to override, or null
    */
-  setLink(from: number, to: number, profile: Partial<LinkProfile> | null): void {
+  setLink(
+    from: number,
+    to: number,
+    profile: Partial<LinkProfile> | null,
+  ): void {
     const key = linkKey(this.#node(from).index, this.#node(to).index);
     const had = this.#links.has(key);
     if (profile === null) {
@@ -565,7 +600,11 @@ export class SimNetwork<E, M extends Machine<E> = Machine<E>> {
     this.#traceFault(null, `link ${JSON.stringify(p)}`);
   }
 
-  /** @returns a copy of the default link profile */
+  /**
+   * The default link profile.
+   *
+   * @returns a copy
+   */
   defaultLink(): LinkProfile {
     return { ...this.#default };
   }
@@ -579,7 +618,13 @@ export class SimNetwork<E, M extends Machine<E> = Machine<E>> {
    * @returns true when not cut
    */
   reachable(from: number, to: number): boolean {
-    if (this.#groups !== null && this.#groups[from] !== this.#groups[to]) return false;
+    const g = this.#groups;
+    // Nodes added after the partition belong to the "unlisted" group.
+    if (
+      g !== null && (g[from] ?? this.#restGroup) !== (g[to] ?? this.#restGroup)
+    ) {
+      return false;
+    }
     return this.#blocked.size === 0 || !this.#blocked.has(linkKey(from, to));
   }
 
@@ -701,7 +746,10 @@ export class SimNetwork<E, M extends Machine<E> = Machine<E>> {
     if (s.settled) return;
     // TCP needs both directions; a cut link leaves the dial hanging until
     // the dialer's deadline.
-    if (!this.reachable(s.dialer, s.acceptor) || !this.reachable(s.acceptor, s.dialer)) return;
+    if (
+      !this.reachable(s.dialer, s.acceptor) ||
+      !this.reachable(s.acceptor, s.dialer)
+    ) return;
     const n = this.#nodes[s.acceptor];
     if (n.status === "crashed") {
       s.replied = true;
@@ -731,7 +779,9 @@ export class SimNetwork<E, M extends Machine<E> = Machine<E>> {
 
   #enqueue(n: Node<M>, ev: NetEvent<M>): void {
     if (ev.k === PACKET) {
-      if (n.inboxPackets >= this.#pauseBufferPackets) return this.#drop("buffer", ev);
+      if (n.inboxPackets >= this.#pauseBufferPackets) {
+        return this.#drop("buffer", ev);
+      }
       n.inboxPackets++;
     }
     if (n.inbox.length >= this.#pauseBufferInputs) {
@@ -752,12 +802,21 @@ export class SimNetwork<E, M extends Machine<E> = Machine<E>> {
     switch (ev.k) {
       case PACKET:
         this.#stats.packetsDelivered++;
-        trace?.record(now, "packet", n.index, ev.from, ev.bytes);
+        trace?.record(
+          now,
+          "packet",
+          n.index,
+          ev.from,
+          ev.bytes,
+          this.#describePacket?.(ev.bytes) ?? null,
+        );
         m.handlePacket(ev.bytes, this.#nodes[ev.from].addr, now);
         break;
       case STREAM_OPEN: {
+        // Delivered even if the dialer gave up meanwhile: the kernel had
+        // accepted the connection and buffered the message, so the resumed
+        // acceptor reads and handles it; only its answer is lost.
         const s = ev.s;
-        if (s.settled) return;
         s.opened = true;
         s.acceptorInstance = n.instance;
         trace?.record(now, "stream", n.index, s.dialer, s.bytes);
@@ -780,7 +839,14 @@ export class SimNetwork<E, M extends Machine<E> = Machine<E>> {
           : ev.result;
         if (result instanceof Error) {
           this.#stats.streamsFailed++;
-          trace?.record(now, "streamError", n.index, s.acceptor, null, result.message);
+          trace?.record(
+            now,
+            "streamError",
+            n.index,
+            s.acceptor,
+            null,
+            result.message,
+          );
         } else {
           trace?.record(now, "reply", n.index, s.acceptor, result);
         }
@@ -856,6 +922,19 @@ export class SimNetwork<E, M extends Machine<E> = Machine<E>> {
     return p.latencyMs + (p.jitterMs > 0 ? this.#prng.int(p.jitterMs + 1) : 0);
   }
 
+  // One TCP segment's delivery time: lost segments are retransmitted after
+  // an exponentially backed-off timeout (Linux: 1 s for SYNs, 200 ms
+  // minimum otherwise), so streams never lose data but get slow on lossy
+  // links — a TCP fallback ping then misses its deadline as it would.
+  #tcpLeg(p: LinkProfile, rtoMs: number): number {
+    let ms = this.#delay(p);
+    for (let i = 0; i < TCP_RETRIES && this.#prng.chance(p.lossRate); i++) {
+      ms += rtoMs;
+      rtoMs *= 2;
+    }
+    return ms;
+  }
+
   #sendPacket(n: Node<M>, to: Address, bytes: Uint8Array): void {
     const now = this.nowMs;
     this.#stats.packetsSent++;
@@ -868,10 +947,16 @@ export class SimNetwork<E, M extends Machine<E> = Machine<E>> {
       return this.#dropCount("oversize", n.index, -1, bytes);
     }
     const dest = this.#byKey.get(addressKey(to));
-    if (dest === undefined) return this.#dropCount("no-route", n.index, -1, bytes);
-    if (!this.reachable(n.index, dest)) return this.#dropCount("partition", n.index, dest, bytes);
+    if (dest === undefined) {
+      return this.#dropCount("no-route", n.index, -1, bytes);
+    }
+    if (!this.reachable(n.index, dest)) {
+      return this.#dropCount("partition", n.index, dest, bytes);
+    }
     const p = this.#profile(n.index, dest);
-    if (this.#prng.chance(p.lossRate)) return this.#dropCount("loss", n.index, dest, bytes);
+    if (this.#prng.chance(p.lossRate)) {
+      return this.#dropCount("loss", n.index, dest, bytes);
+    }
     const ev: NetEvent<M> = { k: PACKET, to: dest, from: n.index, bytes };
     if (!this.#schedule(now + this.#delay(p), ev)) {
       return this.#dropCount("overload", n.index, dest, bytes);
@@ -902,7 +987,11 @@ export class SimNetwork<E, M extends Machine<E> = Machine<E>> {
     if (this.#streams.size >= this.#maxStreams) {
       s.replied = true;
       this.#streams.set(s.id, s);
-      this.#schedule(now, { k: STREAM_REPLY, s, result: new Error("too many open streams") });
+      this.#schedule(now, {
+        k: STREAM_REPLY,
+        s,
+        result: new Error("too many open streams"),
+      });
       return;
     }
     this.#streams.set(s.id, s);
@@ -912,14 +1001,17 @@ export class SimNetwork<E, M extends Machine<E> = Machine<E>> {
     if (dest === undefined) return;
     const there = this.#profile(n.index, dest);
     const back = this.#profile(dest, n.index);
-    const connectMs = this.#delay(there) + this.#delay(back) + this.#delay(there);
+    const connectMs = this.#tcpLeg(there, SYN_RTO_MS) +
+      this.#tcpLeg(back, SYN_RTO_MS) +
+      this.#tcpLeg(there, DATA_RTO_MS);
     this.#schedule(now + connectMs, { k: STREAM_OPEN, s });
   }
 
   #reply(n: Node<M>, inboundId: number, bytes: Uint8Array | null): void {
     const s = this.#streams.get(inboundId);
     if (
-      s === undefined || s.acceptor !== n.index || s.acceptorInstance !== n.instance ||
+      s === undefined || s.acceptor !== n.index ||
+      s.acceptorInstance !== n.instance ||
       !s.opened
     ) {
       // A late answer to a stream that already failed or was settled.
@@ -928,11 +1020,16 @@ export class SimNetwork<E, M extends Machine<E> = Machine<E>> {
     }
     if (s.replied) return; // expectReply: false, already completed
     s.replied = true;
-    this.#scheduleReply(s, bytes ?? new Error("EOF: stream closed without a reply"));
+    this.#scheduleReply(
+      s,
+      bytes ?? new Error("EOF: stream closed without a reply"),
+    );
   }
 
   #scheduleReply(s: Stream, result: Uint8Array | Error): void {
-    const delay = s.acceptor < 0 ? 0 : this.#delay(this.#profile(s.acceptor, s.dialer));
+    const delay = s.acceptor < 0
+      ? 0
+      : this.#tcpLeg(this.#profile(s.acceptor, s.dialer), DATA_RTO_MS);
     this.#schedule(this.nowMs + delay, { k: STREAM_REPLY, s, result });
   }
 
@@ -940,9 +1037,21 @@ export class SimNetwork<E, M extends Machine<E> = Machine<E>> {
     this.#dropCount(reason, ev.from, ev.to, ev.bytes);
   }
 
-  #dropCount(reason: string, from: number, to: number, bytes: Uint8Array): void {
+  #dropCount(
+    reason: string,
+    from: number,
+    to: number,
+    bytes: Uint8Array,
+  ): void {
     this.#bump(reason);
-    this.#trace?.record(this.nowMs, "drop", from, to, null, `${reason} ${bytes.length}B`);
+    this.#trace?.record(
+      this.nowMs,
+      "drop",
+      from,
+      to,
+      null,
+      `${reason} ${bytes.length}B`,
+    );
   }
 
   #bump(reason: string): void {
@@ -960,7 +1069,14 @@ export class SimNetwork<E, M extends Machine<E> = Machine<E>> {
   }
 
   #traceFault(n: Node<M> | null, what: string): void {
-    this.#trace?.record(this.nowMs, "fault", n === null ? -1 : n.index, -1, null, what);
+    this.#trace?.record(
+      this.nowMs,
+      "fault",
+      n === null ? -1 : n.index,
+      -1,
+      null,
+      what,
+    );
   }
 }
 
@@ -972,7 +1088,9 @@ function linkKey(from: number, to: number): number {
 function checkProfile(p: LinkProfile): void {
   for (const f of ["latencyMs", "jitterMs"] as const) {
     if (!Number.isInteger(p[f]) || p[f] < 0) {
-      throw new RangeError(`Invalid link ${f}: ${p[f]} must be a whole number ≥ 0`);
+      throw new RangeError(
+        `Invalid link ${f}: ${p[f]} must be a whole number ≥ 0`,
+      );
     }
   }
   for (const f of ["lossRate", "duplicateRate"] as const) {

@@ -73,6 +73,8 @@ export class TraceRecorder {
   readonly #notes: (string | null)[];
 
   /**
+   * An empty trace.
+   *
    * @param options ring size
    */
   constructor(options: TraceOptions = {}) {
@@ -123,7 +125,13 @@ export class TraceRecorder {
     let h2 = this.#h2;
     // Fold the header words, then the payload bytes, into two independent
     // 32-bit hashes (FNV-1a and a murmur-style multiply) for 64 bits total.
-    const words = [timeMs >>> 0, Math.floor(timeMs / 4294967296), code, node, peer];
+    const words = [
+      timeMs >>> 0,
+      Math.floor(timeMs / 4294967296),
+      code,
+      node,
+      peer,
+    ];
     for (const w of words) {
       h1 = Math.imul(h1 ^ (w & 0xffff), 0x01000193);
       h1 = Math.imul(h1 ^ (w >>> 16), 0x01000193);
@@ -175,7 +183,9 @@ export class TraceRecorder {
       const peer = this.#peers[s] < 0 ? "" : ` ${nameOf(this.#peers[s])}`;
       const size = this.#sizes[s] < 0 ? "" : ` ${this.#sizes[s]}B`;
       const note = this.#notes[s] === null ? "" : ` ${this.#notes[s]}`;
-      out.push(`${formatMs(this.#times[s])} ${kind} ${node}${peer}${size}${note}`);
+      out.push(
+        `${formatMs(this.#times[s])} ${kind} ${node}${peer}${size}${note}`,
+      );
     }
     return out;
   }

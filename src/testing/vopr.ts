@@ -7,8 +7,8 @@
  * seed).
  *
  * Each run: start N members, join, converge; then a random schedule of
- * crashes, restarts, pauses, partitions, one-way drops, loss, duplication
- * and leaves with random gaps; then every fault is lifted, the survivors
+ * crashes, restarts, pauses, partitions, one-way drops, loss, duplication,
+ * latency and jitter, and leaves with random gaps; then every fault is lifted, the survivors
  * rejoin through one seed (as operators do after a long partition:
  * memberlist does not probe or push-pull with members it believes dead, so
  * two sides that declared each other dead stay apart), and the cluster must
@@ -86,7 +86,10 @@ function seconds(ms: number): string {
  * @param options sizes and profile
  * @returns the script
  */
-export function generateScenario(seed: number, options: VoprOptions = {}): string {
+export function generateScenario(
+  seed: number,
+  options: VoprOptions = {},
+): string {
   const rng = derivePrng(seed, "vopr");
   const n = options.members ?? rng.range(3, 7);
   const config = profileConfig(options.profile ?? "lan", options.config ?? {});
@@ -96,7 +99,8 @@ export function generateScenario(seed: number, options: VoprOptions = {}): strin
   // weak at first (early joiners know few peers to gossip to), so the last
   // gaps close at the first push-pull: after a random stagger *plus* one
   // interval in memberlist (pushPullTrigger), i.e. within two intervals.
-  const joinBoundMs = 2 * pushPullScaleMs(config.pushPullIntervalMs, n) + 10_000;
+  const joinBoundMs = 2 * pushPullScaleMs(config.pushPullIntervalMs, n) +
+    10_000;
   const lines = [
     `# vopr seed=${seed}`,
     `start ${n}`,
@@ -108,13 +112,28 @@ export function generateScenario(seed: number, options: VoprOptions = {}): strin
   const left = new Set<string>();
   const blocked: string[] = [];
   const steps = options.faults ?? rng.range(3, 10);
-  const alive = (): string[] => names.filter((x) => !crashed.has(x) && !left.has(x));
+  const alive = (): string[] =>
+    names.filter((x) => !crashed.has(x) && !left.has(x));
   for (let i = 0; i < steps; i++) {
-    faultStep(rng, lines, { names, crashed, left, blocked, alive, bounds: bounds.suspicionMaxMs });
+    faultStep(rng, lines, {
+      names,
+      crashed,
+      left,
+      blocked,
+      alive,
+      bounds: bounds.suspicionMaxMs,
+    });
     lines.push(`run ${seconds(rng.range(1, 30) * 500)}`);
   }
   // Lift every fault, then let the survivors find each other again.
-  lines.push("# lift faults", "heal", "loss 0%", "dup 0%");
+  lines.push(
+    "# lift faults",
+    "heal",
+    "loss 0%",
+    "dup 0%",
+    "latency 1ms",
+    "jitter 2ms",
+  );
   for (const b of blocked) lines.push(`unblock ${b}`);
   for (const x of alive()) lines.push(`resume ${x}`);
   lines.push("run 2s");
@@ -130,7 +149,11 @@ export function generateScenario(seed: number, options: VoprOptions = {}): strin
     const join = `join ${survivors.slice(1).join(",")} to ${survivors[0]}`;
     lines.push(join, "run 1s", join);
   }
-  lines.push(`expect converged within ${seconds(Math.ceil(bounds.detectionBoundMs / 1000) * 1000)}`);
+  lines.push(
+    `expect converged within ${
+      seconds(Math.ceil(bounds.detectionBoundMs / 1000) * 1000)
+    }`,
+  );
   return lines.join("\n");
 }
 
@@ -156,18 +179,31 @@ function faultStep(rng: Prng, lines: string[], s: FaultState): void {
     lines.push(`restart ${x}`);
   } else if (roll < 46) {
     // Short pauses model GC / CPU starvation; long ones outlive suspicion.
-    const ms = rng.chance(0.7) ? rng.range(1, 20) * 100 : rng.range(1, Math.ceil(s.bounds / 1000) + 5) * 1000;
+    const ms = rng.chance(0.7)
+      ? rng.range(1, 20) * 100
+      : rng.range(1, Math.ceil(s.bounds / 1000) + 5) * 1000;
     lines.push(`pause ${rng.pick(alive)} ${seconds(ms)}`);
   } else if (roll < 58 && alive.length > 1) {
     const shuffled = rng.shuffle([...s.names]);
     const cut = rng.range(1, shuffled.length - 1);
-    lines.push(`partition ${shuffled.slice(0, cut).join(",")} | ${shuffled.slice(cut).join(",")}`);
+    lines.push(
+      `partition ${shuffled.slice(0, cut).join(",")} | ${
+        shuffled.slice(cut).join(",")
+      }`,
+    );
   } else if (roll < 68) {
     lines.push("heal");
   } else if (roll < 78) {
     lines.push(`loss ${rng.range(0, 30)}%`);
-  } else if (roll < 84) {
+  } else if (roll < 81) {
     lines.push(`dup ${rng.range(0, 10)}%`);
+  } else if (roll < 84) {
+    // Slow, jittery links reorder alive/suspect/dead messages and push
+    // round trips past the probe timeout.
+    lines.push(
+      `latency ${rng.range(0, 150)}ms`,
+      `jitter ${rng.range(0, 300)}ms`,
+    );
   } else if (roll < 92 && alive.length > 1) {
     const [a, b] = rng.shuffle([...alive]);
     const link = `${a}->${b}`;
@@ -192,7 +228,10 @@ function faultStep(rng: Prng, lines: string[], s: FaultState): void {
  * @param options sizes and profile
  * @returns the outcome
  */
-export function runVoprSeed(seed: number, options: VoprOptions = {}): VoprResult {
+export function runVoprSeed(
+  seed: number,
+  options: VoprOptions = {},
+): VoprResult {
   const script = generateScenario(seed, options);
   const n = Number(/^start (\d+)$/m.exec(script)?.[1] ?? 3);
   const cluster = memberlistCluster({

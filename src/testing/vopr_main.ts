@@ -13,7 +13,12 @@
 import process from "node:process";
 import { parseArgs } from "node:util";
 import type { ProfileName } from "../config.ts";
-import { formatFailure, runVopr, runVoprSeed, type VoprOptions } from "./vopr.ts";
+import {
+  formatFailure,
+  runVopr,
+  runVoprSeed,
+  type VoprOptions,
+} from "./vopr.ts";
 
 /**
  * Run the CLI.
@@ -34,22 +39,31 @@ export function main(argv: string[]): number {
     },
   });
   const options: VoprOptions = {};
-  if (values.members !== undefined) options.members = wholeNumber("members", values.members, 2);
+  if (values.members !== undefined) {
+    options.members = wholeNumber("members", values.members, 2);
+  }
   if (values.profile !== undefined) {
     if (!["lan", "local", "wan"].includes(values.profile)) {
-      throw new RangeError(`Invalid --profile: ${values.profile} (use lan, local or wan)`);
+      throw new RangeError(
+        `Invalid --profile: ${values.profile} (use lan, local or wan)`,
+      );
     }
     options.profile = values.profile as ProfileName;
   }
   if (values.seed !== undefined) {
-    const r = runVoprSeed(wholeNumber("seed", values.seed, 0), { ...options, traceLines: 400 });
+    const r = runVoprSeed(wholeNumber("seed", values.seed, 0), {
+      ...options,
+      traceLines: 400,
+    });
     if (!r.ok) {
       console.log(formatFailure(r));
       return 1;
     }
     console.log(r.script);
     console.log(
-      `seed=${r.seed} ok trace=${r.traceHash} virtual=${(r.virtualMs / 1000).toFixed(1)}s steps=${r.steps} falsePositives=${r.falsePositives}`,
+      `seed=${r.seed} ok trace=${r.traceHash} virtual=${
+        (r.virtualMs / 1000).toFixed(1)
+      }s steps=${r.steps} falsePositives=${r.falsePositives}`,
     );
     return 0;
   }
@@ -62,17 +76,27 @@ export function main(argv: string[]): number {
     onResult: (r) => {
       done++;
       if (!r.ok) console.log(formatFailure(r));
-      else if (values.verbose) console.log(`seed=${r.seed} ok trace=${r.traceHash}`);
+      else if (values.verbose) {
+        console.log(`seed=${r.seed} ok trace=${r.traceHash}`);
+      }
       if (done % 100 === 0) {
-        console.error(`${done}/${count} seeds, ${((performance.now() - started) / 1000).toFixed(1)} s`);
+        console.error(
+          `${done}/${count} seeds, ${
+            ((performance.now() - started) / 1000).toFixed(1)
+          } s`,
+        );
       }
     },
   });
   const wallS = (performance.now() - started) / 1000;
   console.log(
     `vopr: ${summary.runs} seeds from ${first}, ${summary.failures.length} failed` +
-      (summary.failures.length > 0 ? ` (seeds ${summary.failures.map((f) => f.seed).join(", ")})` : "") +
-      `, ${summary.falsePositives} false positives, ${(summary.virtualMs / 1000).toFixed(0)} virtual s in ${wallS.toFixed(1)} s`,
+      (summary.failures.length > 0
+        ? ` (seeds ${summary.failures.map((f) => f.seed).join(", ")})`
+        : "") +
+      `, ${summary.falsePositives} false positives, ${
+        (summary.virtualMs / 1000).toFixed(0)
+      } virtual s in ${wallS.toFixed(1)} s`,
   );
   return summary.failures.length === 0 ? 0 : 1;
 }
@@ -80,7 +104,11 @@ export function main(argv: string[]): number {
 function wholeNumber(flag: string, text: string, min: number): number {
   const n = Number(text);
   if (!Number.isSafeInteger(n) || n < min) {
-    throw new RangeError(`Invalid --${flag}: ${JSON.stringify(text)} must be a whole number ≥ ${min}`);
+    throw new RangeError(
+      `Invalid --${flag}: ${
+        JSON.stringify(text)
+      } must be a whole number ≥ ${min}`,
+    );
   }
   return n;
 }
