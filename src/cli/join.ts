@@ -8,9 +8,8 @@
 import process from "node:process";
 import { parseArgs } from "node:util";
 import { getLogger } from "@logtape/logtape";
-import { startMemberlist } from "../memberlist_node.ts";
-import type { MemberlistEvent } from "../types.ts";
-import { configureLogging, type CliLogLevel, LOG_LEVELS } from "./logging.ts";
+import { startSerf } from "../serf_node.ts";
+import { type CliLogLevel, configureLogging, LOG_LEVELS } from "./logging.ts";
 import { parseHostPort, UsageError } from "./usage.ts";
 
 /** Help text of `join`. */
@@ -85,7 +84,9 @@ export function parseJoin(args: string[]): JoinOptions {
   const logLevel = values["log-level"] as CliLogLevel;
   if (!LOG_LEVELS.includes(logLevel)) {
     throw new UsageError(
-      `Invalid --log-level ${JSON.stringify(logLevel)}: use ${LOG_LEVELS.join(", ")}`,
+      `Invalid --log-level ${JSON.stringify(logLevel)}: use ${
+        LOG_LEVELS.join(", ")
+      }`,
     );
   }
   for (const seed of positionals) parseHostPort(seed, "seed");
@@ -104,25 +105,15 @@ export function parseJoin(args: string[]): JoinOptions {
 
 const logger = getLogger(["grapevine", "agent"]);
 
-function describe(e: MemberlistEvent): void {
-  if (!("member" in e)) return;
-  const m = e.member;
-  // Serf's words for the same moments (serf.go handleNode*).
-  if (e.type === "join") logger.info`EventMemberJoin: ${m.name} ${m.addr.host}`;
-  else if (e.type === "update") {
-    logger.info`EventMemberUpdate: ${m.name} ${m.addr.host}`;
-  } else if (m.state === "left") {
-    logger.info`EventMemberLeave: ${m.name} ${m.addr.host}`;
-  } else logger.info`EventMemberFailed: ${m.name} ${m.addr.host}`;
-}
-
 /** Run `join`; resolves with the exit code once the member has left. */
 export async function runJoin(args: string[]): Promise<number> {
   const opts = parseJoin(args);
   await configureLogging(opts.logLevel);
   let node;
   try {
-    node = await startMemberlist({
+    // A Serf member, so that the seeds may be Serf or Consul agents: a bare
+    // memberlist cannot join them (Serf's delegate protocol versions).
+    node = await startSerf({
       name: opts.node,
       bind: opts.bind,
       advertise: opts.advertise,
@@ -135,9 +126,17 @@ export async function runJoin(args: string[]): Promise<number> {
     }
     throw e;
   }
-  logger.info`grapevine agent: ${opts.node} listening on ${node.localAddr.host}:${node.localAddr.port} (${opts.profile}, ${node.transportName} transport)`;
+  logger
+    .info`grapevine agent: ${opts.node} listening on ${node.localAddr.host}:${node.localAddr.port} (${opts.profile}, ${node.transportName} transport)`;
+  // Serf logs membership changes itself ("serf: EventMemberJoin: …").
   const events = (async () => {
-    for await (const e of node.events()) describe(e);
+    for await (const e of node.events()) {
+      // The serf agent's words for user events and queries.
+      if (e.type === "user") logger.info`Received event: user-event: ${e.name}`;
+      else if (e.type === "query") {
+        logger.info`Received event: query: ${e.name}`;
+      }
+    }
   })();
   if (opts.seeds.length > 0) {
     try {

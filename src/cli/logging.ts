@@ -7,7 +7,12 @@
  * @module
  */
 
-import { configure, type LogLevel, type LogRecord, reset } from "@logtape/logtape";
+import {
+  configure,
+  type LogLevel,
+  type LogRecord,
+  reset,
+} from "@logtape/logtape";
 
 const LEVEL_TAGS: Record<LogLevel, string> = {
   trace: "TRACE",
@@ -38,7 +43,9 @@ function pad(n: number): string {
 
 function render(record: LogRecord): string {
   // Values are printed bare, as Go's log.Printf("%s") prints them.
-  return record.message.map((p) => typeof p === "string" ? p : String(p)).join("");
+  return record.message.map((p) => typeof p === "string" ? p : String(p)).join(
+    "",
+  );
 }
 
 /** Format a record the way memberlist's and Serf's loggers do. */
@@ -48,7 +55,10 @@ export function formatLine(record: LogRecord): string {
     pad(d.getHours())
   }:${pad(d.getMinutes())}:${pad(d.getSeconds())}`;
   const source = record.category.at(-1) ?? "grapevine";
-  return `${ts} [${LEVEL_TAGS[record.level]}] ${source}: ${render(record)}`;
+  const text = render(record);
+  // Serf's own lines already carry "serf: " in their text, as in Go.
+  const prefixed = text.startsWith(`${source}: `) ? text : `${source}: ${text}`;
+  return `${ts} [${LEVEL_TAGS[record.level]}] ${prefixed}`;
 }
 
 /** Format a record as one JSON object (`--log-json`). */
@@ -75,7 +85,9 @@ export async function configureLogging(
 ): Promise<void> {
   if (!(level in TO_LOGTAPE)) {
     throw new TypeError(
-      `Invalid log level ${JSON.stringify(level)}: use ${LOG_LEVELS.join(", ")}`,
+      `Invalid log level ${JSON.stringify(level)}: use ${
+        LOG_LEVELS.join(", ")
+      }`,
     );
   }
   const format = json ? formatJson : formatLine;
@@ -83,8 +95,16 @@ export async function configureLogging(
   await configure({
     sinks: { stderr: (record: LogRecord) => write(format(record)) },
     loggers: [
-      { category: ["grapevine"], lowestLevel: TO_LOGTAPE[level], sinks: ["stderr"] },
-      { category: ["logtape", "meta"], lowestLevel: "warning", sinks: ["stderr"] },
+      {
+        category: ["grapevine"],
+        lowestLevel: TO_LOGTAPE[level],
+        sinks: ["stderr"],
+      },
+      {
+        category: ["logtape", "meta"],
+        lowestLevel: "warning",
+        sinks: ["stderr"],
+      },
     ],
   });
 }

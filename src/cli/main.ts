@@ -30,7 +30,9 @@ export async function main(args: string[]): Promise<number> {
       }
       return await runJoin(rest);
     }
-    throw new UsageError(`Unknown command ${JSON.stringify(command)}\n\n${USAGE}`);
+    throw new UsageError(
+      `Unknown command ${JSON.stringify(command)}\n\n${USAGE}`,
+    );
   } catch (e) {
     if (e instanceof UsageError) {
       console.error(`grapevine: ${e.message}`);

@@ -18,11 +18,14 @@ export function parseHostPort(
   text: string,
   flag: string,
 ): { host: string; port: number } {
-  const m = /^\[([^\]]+)\]:(\d+)$/.exec(text) ?? /^([^:\[\]]+):(\d+)$/.exec(text);
+  const m = /^\[([^\]]+)\]:(\d+)$/.exec(text) ??
+    /^([^:\[\]]+):(\d+)$/.exec(text);
   const port = m ? Number(m[2]) : NaN;
   if (!m || !Number.isInteger(port) || port < 0 || port > 65535) {
     throw new UsageError(
-      `Invalid ${flag} ${JSON.stringify(text)}: use IP:PORT, e.g. 127.0.0.1:7946`,
+      `Invalid ${flag} ${
+        JSON.stringify(text)
+      }: use IP:PORT, e.g. 127.0.0.1:7946`,
     );
   }
   return { host: m[1], port };
