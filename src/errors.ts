@@ -11,6 +11,8 @@ export class JoinError extends Error {
   readonly errors: readonly string[];
 
   /**
+   * Make a join error.
+   *
    * @param message what failed
    * @param errors one line per failed seed
    */
@@ -23,7 +25,11 @@ export class JoinError extends Error {
 
 /** The member was shut down; the call cannot run. */
 export class ClosedError extends Error {
-  /** @param message what could not run */
+  /**
+   * Make a closed error.
+   *
+   * @param message what could not run
+   */
   constructor(message: string) {
     super(message);
     this.name = "ClosedError";
