@@ -36,6 +36,17 @@ export interface MemberlistConfig {
   suspicionMult: number;
   /** Upper bound of the suspicion timeout as a multiple of its minimum. */
   suspicionMaxTimeoutMult: number;
+  /**
+   * Liveness veto (a deliberate deviation from memberlist 0.2.2, in
+   * Lifeguard's spirit): when a suspicion times out but the suspect showed
+   * fresh signs of life since it began (a packet from its address, an ack
+   * to our probe), keep it suspect for another period and push-pull with it
+   * to fetch its refutation, instead of declaring it dead at an incarnation
+   * it may already have refuted. At most 3 extensions; a crashed node shows
+   * no signs of life, so crash detection is unchanged. Nothing on the wire
+   * changes. Default true; false is memberlist's behaviour.
+   */
+  suspicionLivenessVeto: boolean;
   /** Full-state sync period (0 turns periodic push-pull off). */
   pushPullIntervalMs: number;
   /** How long to wait for a direct ack before indirect probes. */
@@ -102,6 +113,7 @@ export function lanConfig(
     retransmitMult: 4,
     suspicionMult: 4,
     suspicionMaxTimeoutMult: 6,
+    suspicionLivenessVeto: true,
     pushPullIntervalMs: 30_000,
     probeTimeoutMs: 500,
     probeIntervalMs: 1_000,
@@ -244,6 +256,13 @@ export function validateConfig(c: MemberlistConfig): MemberlistConfig {
   wholeAtLeast(c, "udpBufferSize", 128, 65507);
   if (typeof c.name !== "string") {
     throw new TypeError("Invalid config name: must be a string");
+  }
+  if (typeof c.suspicionLivenessVeto !== "boolean") {
+    throw new TypeError(
+      `Invalid config suspicionLivenessVeto: ${
+        JSON.stringify(c.suspicionLivenessVeto)
+      } must be true or false`,
+    );
   }
   if (c.probeTimeoutMs >= c.probeIntervalMs) {
     // memberlist waits for indirect acks until the end of the interval; a

@@ -103,6 +103,8 @@ export class SerfNode {
   readonly #driver: Driver<SerfEvent, Serf>;
   readonly #events: EventChannel<SerfEvent>;
   readonly #ops = new Map<number, (e: SerfEvent) => void>();
+  // Completions emitted inside `driver.run`, before `#op` could register.
+  readonly #early = new Map<number, SerfEvent>();
   readonly #queries = new Map<number, EventChannel<QueryRecord>>();
   readonly #keyringFile: string | undefined;
   readonly #snapshotPath: string | undefined;
@@ -128,7 +130,8 @@ export class SerfNode {
       case "keyDone": {
         const done = node.#ops.get(e.opId);
         node.#ops.delete(e.opId);
-        done?.(e);
+        if (done) done(e);
+        else node.#early.set(e.opId, e);
         return;
       }
       case "queryAck":
@@ -176,7 +179,10 @@ export class SerfNode {
     }
     return new Promise((resolve) => {
       const id = this.#driver.run(start);
-      this.#ops.set(id, resolve);
+      const early = this.#early.get(id);
+      this.#early.delete(id);
+      if (early !== undefined) resolve(early);
+      else this.#ops.set(id, resolve);
     });
   }
 

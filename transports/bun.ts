@@ -57,11 +57,16 @@ export async function bunTransport(opts: TransportOptions): Promise<Transport> {
   let closed = false;
   // Bun's send() answers false when the socket buffer is full (the datagram
   // was not sent) and calls drain() later; it throws on a bad address or size.
-  const trySend = (bytes: Uint8Array, to: Address): boolean => {
+  const trySend = (bytes: Uint8Array, to: Address, retry = true): boolean => {
     try {
       if (!udp.send(bytes, to.port, to.host)) return false;
       stats.packetsSent++;
     } catch {
+      // Linux reports the ICMP port-unreachable of an EARLIER datagram (to a
+      // dead member, which memberlist keeps gossiping to) as ECONNREFUSED on
+      // the next send, and that datagram is then not sent. The error is
+      // consumed by the throw, so try this one once more.
+      if (retry) return trySend(bytes, to, false);
       stats.sendErrors++;
     }
     return true;

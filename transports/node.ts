@@ -92,8 +92,23 @@ export async function nodeTransport(
       peerAddress(r.address, r.port),
     );
   });
-  const onSent = (err: Error | null): void => {
-    if (err) stats.sendErrors++;
+  const send = (
+    bytes: Uint8Array,
+    port: number,
+    host: string,
+    retry: boolean,
+  ): void => {
+    udp.send(bytes, port, host, (err: Error | null) => {
+      if (!err) return;
+      // An ICMP port-unreachable of an earlier datagram (to a dead member)
+      // can surface as ECONNREFUSED on this send (Bun's node:dgram), which
+      // then was not sent: try it once more.
+      if (
+        retry && (err as { code?: string }).code === "ECONNREFUSED" && !closed
+      ) {
+        send(bytes, port, host, false);
+      } else stats.sendErrors++;
+    });
   };
   return {
     name: "node",
@@ -106,7 +121,7 @@ export async function nodeTransport(
         const host = family === "udp6" && isIPv4(to.host)
           ? `::ffff:${to.host}`
           : to.host;
-        udp.send(bytes, to.port, host, onSent);
+        send(bytes, to.port, host, true);
         stats.packetsSent++;
       } catch {
         stats.sendErrors++;

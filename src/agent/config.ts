@@ -368,6 +368,15 @@ const UNSUPPORTED_KEYS: ReadonlyMap<string, string> = new Map([
   ["profile_path", "profile files (use the tuning keys)"],
 ]);
 
+/** The LAN gossip tuning flags and the {@linkcode PoolTuning} field of each. */
+export const TUNING_FLAGS: ReadonlyArray<
+  FlagSpec & { field: keyof PoolTuning }
+> = TUNING.map(([key, , field]) => ({
+  name: key.replaceAll("_", "-"),
+  kind: "string" as const,
+  field,
+}));
+
 /** The flags of `grapevine agent`. */
 export const AGENT_FLAGS: readonly FlagSpec[] = [
   ...OPTIONS.filter((o) => o.flag !== null).map((o): FlagSpec => ({
@@ -439,7 +448,11 @@ function convert(o: OptionSpec, raw: unknown, what: string): unknown {
       return typeof raw === "string" ? raw : need("a string");
     case "bool":
       if (typeof raw === "boolean") return raw;
-      return raw === "true" ? true : raw === "false" ? false : need("a boolean");
+      return raw === "true"
+        ? true
+        : raw === "false"
+        ? false
+        : need("a boolean");
     case "int":
       if (typeof raw === "number" && Number.isInteger(raw)) return raw;
       return typeof raw === "string" && !fromFile
@@ -495,7 +508,10 @@ function setOption(d: ConfigDraft, o: OptionSpec, value: unknown): void {
   }
   const r = d as Record<string, unknown>;
   if (o.kind === "list") {
-    r[o.field] = [...((r[o.field] as string[] | undefined) ?? []), ...value as string[]];
+    r[o.field] = [
+      ...((r[o.field] as string[] | undefined) ?? []),
+      ...value as string[],
+    ];
   } else r[o.field] = value;
 }
 
@@ -531,7 +547,10 @@ export function parseTags(
  * @param warnings collects deprecation warnings
  * @returns the draft
  */
-export function configFromFlags(p: ParsedFlags, warnings: string[]): ConfigDraft {
+export function configFromFlags(
+  p: ParsedFlags,
+  warnings: string[],
+): ConfigDraft {
   const d: ConfigDraft = {};
   for (const o of OPTIONS) {
     const values = o.flag === null ? undefined : p.values.get(o.flag);
@@ -662,7 +681,9 @@ export function readConfigPaths(
  */
 export function mergeConfig(a: ConfigDraft, b: ConfigDraft): ConfigDraft {
   const out: ConfigDraft = { ...a, ...b };
-  for (const f of ["startJoin", "retryJoin", "eventHandlers", "wanJoin"] as const) {
+  for (
+    const f of ["startJoin", "retryJoin", "eventHandlers", "wanJoin"] as const
+  ) {
     if (a[f] !== undefined || b[f] !== undefined) {
       out[f] = [...(a[f] ?? []), ...(b[f] ?? [])];
     }
@@ -810,7 +831,10 @@ export function poolMemberlist(
   const profile = pool === "lan" ? c.profile : c.wanProfile;
   const base = profileConfig(profile);
   const t = c[pool];
-  const out: MemberlistConfig = { ...base, enableCompression: !c.disableCompression };
+  const out: MemberlistConfig = {
+    ...base,
+    enableCompression: !c.disableCompression,
+  };
   for (const [, , field] of TUNING) {
     const v = t[field];
     if (v !== undefined) out[field] = v;
@@ -834,13 +858,28 @@ function checkPool(
   for (const f of positive) {
     const v = t[f];
     if (v !== undefined && (!Number.isInteger(v) || v < 1)) {
-      refuse(`Invalid ${name(f)}=${v}: must be at least 1${f.endsWith("Ms") ? "ms (whole milliseconds)" : ""}`);
+      refuse(
+        `Invalid ${name(f)}=${v}: must be at least 1${
+          f.endsWith("Ms") ? "ms (whole milliseconds)" : ""
+        }`,
+      );
     }
   }
-  for (const f of ["indirectChecks", "gossipNodes", "gossipIntervalMs", "pushPullIntervalMs"] as const) {
+  for (
+    const f of [
+      "indirectChecks",
+      "gossipNodes",
+      "gossipIntervalMs",
+      "pushPullIntervalMs",
+    ] as const
+  ) {
     const v = t[f];
     if (v !== undefined && (!Number.isInteger(v) || v < 0)) {
-      refuse(`Invalid ${name(f)}=${v}: must not be negative${f.endsWith("Ms") ? " (whole milliseconds)" : ""}`);
+      refuse(
+        `Invalid ${name(f)}=${v}: must not be negative${
+          f.endsWith("Ms") ? " (whole milliseconds)" : ""
+        }`,
+      );
     }
   }
   const m = poolMemberlist(c, pool);
@@ -874,7 +913,9 @@ function checkProbe(
   }
   if (m.indirectChecks === 0) {
     warnings.push(
-      `Warning: ${name("indirectChecks")}=0 turns indirect probes off: one lost packet can make a healthy member suspect`,
+      `Warning: ${
+        name("indirectChecks")
+      }=0 turns indirect probes off: one lost packet can make a healthy member suspect`,
     );
   }
 }
@@ -886,20 +927,24 @@ function checkGossip(
 ): void {
   if (m.gossipIntervalMs === 0 || m.gossipNodes === 0) {
     warnings.push(
-      `Warning: ${name("gossipIntervalMs")}=${
-        ms(m.gossipIntervalMs)
-      } with ${name("gossipNodes")}=${m.gossipNodes} turns gossip off: news spreads only by push-pull`,
+      `Warning: ${name("gossipIntervalMs")}=${ms(m.gossipIntervalMs)} with ${
+        name("gossipNodes")
+      }=${m.gossipNodes} turns gossip off: news spreads only by push-pull`,
     );
   }
   if (m.pushPullIntervalMs === 0) {
     warnings.push(
-      `Warning: ${name("pushPullIntervalMs")}=0 turns periodic push-pull off: a partitioned cluster will not heal on its own`,
+      `Warning: ${
+        name("pushPullIntervalMs")
+      }=0 turns periodic push-pull off: a partitioned cluster will not heal on its own`,
     );
   } else if (m.pushPullIntervalMs < m.probeIntervalMs) {
     warnings.push(
-      `Warning: ${name("pushPullIntervalMs")}=${ms(m.pushPullIntervalMs)} is shorter than ${
-        name("probeIntervalMs")
-      }=${ms(m.probeIntervalMs)}: full-state syncs will dominate the traffic`,
+      `Warning: ${name("pushPullIntervalMs")}=${
+        ms(m.pushPullIntervalMs)
+      } is shorter than ${name("probeIntervalMs")}=${
+        ms(m.probeIntervalMs)
+      }: full-state syncs will dominate the traffic`,
     );
   }
 }

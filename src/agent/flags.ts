@@ -105,7 +105,9 @@ function parseBool(text: string, name: string): boolean {
   if (["1", "t", "T", "TRUE", "true", "True"].includes(text)) return true;
   if (["0", "f", "F", "FALSE", "false", "False"].includes(text)) return false;
   throw new UsageError(
-    `invalid boolean value ${JSON.stringify(text)} for -${name}: use true or false`,
+    `invalid boolean value ${
+      JSON.stringify(text)
+    } for -${name}: use true or false`,
   );
 }
 
@@ -162,7 +164,11 @@ export function flagList(p: ParsedFlags, name: string): string[] {
  * @returns the integer
  * @throws {UsageError} naming the flag when it is not a whole number
  */
-export function flagInt(p: ParsedFlags, name: string, fallback: number): number {
+export function flagInt(
+  p: ParsedFlags,
+  name: string,
+  fallback: number,
+): number {
   const v = p.values.get(name)?.at(-1);
   if (v === undefined) return fallback;
   return parseInteger(v, `-${name}`);

@@ -54,7 +54,16 @@ export interface EventScript extends EventFilter {
 /** The events handled by scripts and streams: member, user and query. */
 export type AgentEvent = Extract<
   SerfEvent,
-  { type: "memberJoin" | "memberLeave" | "memberFailed" | "memberUpdate" | "memberReap" | "user" | "query" }
+  {
+    type:
+      | "memberJoin"
+      | "memberLeave"
+      | "memberFailed"
+      | "memberUpdate"
+      | "memberReap"
+      | "user"
+      | "query";
+  }
 >;
 
 const EVENT_NAMES: Readonly<Record<AgentEvent["type"], string>> = {
@@ -108,7 +117,9 @@ export function eventText(e: AgentEvent): string {
  */
 export function parseEventFilter(v: string): EventFilter[] {
   return (v === "" ? "*" : v).split(",").map((event) => {
-    if (event.startsWith("user:")) return { event: "user", name: event.slice(5) };
+    if (event.startsWith("user:")) {
+      return { event: "user", name: event.slice(5) };
+    }
     if (event.startsWith("query:")) {
       return { event: "query", name: event.slice(6) };
     }
@@ -337,7 +348,11 @@ export class ScriptRunner {
   /** Events dropped because the queue was full. */
   dropped = 0;
 
-  /** @param opts scripts, self, respond and the time limit */
+  /**
+   * Make a runner.
+   *
+   * @param opts scripts, self, respond and the time limit
+   */
   constructor(opts: ScriptRunnerOptions) {
     this.#opts = opts;
   }
@@ -357,7 +372,9 @@ export class ScriptRunner {
     if (!this.#opts.scripts.some((s) => filterMatches(s, e))) return;
     if (this.#queue.length >= MAX_QUEUED_HANDLER_EVENTS) {
       this.dropped++;
-      logger.warn`agent: Dropping event ${eventText(e)}: ${MAX_QUEUED_HANDLER_EVENTS} events already wait for the event handlers`;
+      logger.warn`agent: Dropping event ${
+        eventText(e)
+      }: ${MAX_QUEUED_HANDLER_EVENTS} events already wait for the event handlers`;
       return;
     }
     this.#queue.push(e);
@@ -376,7 +393,11 @@ export class ScriptRunner {
   }
 
   async #drain(): Promise<void> {
-    for (let e = this.#queue.shift(); e !== undefined; e = this.#queue.shift()) {
+    for (
+      let e = this.#queue.shift();
+      e !== undefined;
+      e = this.#queue.shift()
+    ) {
       for (const s of this.#opts.scripts) {
         if (this.#closed) return;
         if (filterMatches(s, e)) await this.#invoke(s.script, e);
@@ -390,28 +411,42 @@ export class ScriptRunner {
       ...handlerEnv(this.#opts.self(), e),
     };
     const slow = setTimeout(() => {
-      logger.warn`agent: Script '${script}' slow, execution exceeding ${HANDLER_SLOW_WARNING_MS / 1000}s`;
+      logger.warn`agent: Script '${script}' slow, execution exceeding ${
+        HANDLER_SLOW_WARNING_MS / 1000
+      }s`;
     }, HANDLER_SLOW_WARNING_MS);
-    const r = await runScript(script, env, handlerStdin(e), this.#opts.timeoutMs);
+    const r = await runScript(
+      script,
+      env,
+      handlerStdin(e),
+      this.#opts.timeoutMs,
+    );
     clearTimeout(slow);
     this.#opts.onRun?.(script, r);
     if (r.totalBytes > HANDLER_OUTPUT_LIMIT_BYTES) {
-      logger.warn`agent: Script '${script}' generated ${r.totalBytes} bytes of output, truncated to ${HANDLER_OUTPUT_LIMIT_BYTES}`;
+      logger
+        .warn`agent: Script '${script}' generated ${r.totalBytes} bytes of output, truncated to ${HANDLER_OUTPUT_LIMIT_BYTES}`;
     }
-    logger.debug`agent: Event '${EVENT_NAMES[e.type]}' script output: ${new TextDecoder().decode(r.output)}`;
+    logger.debug`agent: Event '${EVENT_NAMES[e.type]}' script output: ${
+      new TextDecoder().decode(r.output)
+    }`;
     if (r.timedOut) {
-      logger.error`agent: Error invoking script '${script}': killed after the time limit of ${this.#opts.timeoutMs} ms`;
+      logger
+        .error`agent: Error invoking script '${script}': killed after the time limit of ${this.#opts.timeoutMs} ms`;
       return;
     }
     if (r.code !== 0) {
-      logger.error`agent: Error invoking script '${script}': exit status ${r.code}`;
+      logger
+        .error`agent: Error invoking script '${script}': exit status ${r.code}`;
       return;
     }
     if (e.type === "query" && r.totalBytes > 0) {
       try {
         this.#opts.respond(e.id, r.output);
       } catch (err) {
-        logger.warn`agent: Failed to respond to query '${eventText(e)}': ${(err as Error).message}`;
+        logger.warn`agent: Failed to respond to query '${eventText(e)}': ${
+          (err as Error).message
+        }`;
       }
     }
   }

@@ -15,17 +15,19 @@ import {
   type LogRecord,
   reset,
 } from "@logtape/logtape";
-import {
-  type CliLogLevel,
-  formatJson,
-  formatLine,
-} from "../cli/logging.ts";
+import { type CliLogLevel, formatJson, formatLine } from "../cli/logging.ts";
 
 /** Lines kept for a new monitor (serf `NewLogWriter(512)`). */
 export const LOG_BACKLOG_LINES = 512;
 
 /** Serf's level tags, lowest first (logutils `Levels`). */
-export const LOG_LEVEL_TAGS = ["TRACE", "DEBUG", "INFO", "WARN", "ERR"] as const;
+export const LOG_LEVEL_TAGS = [
+  "TRACE",
+  "DEBUG",
+  "INFO",
+  "WARN",
+  "ERR",
+] as const;
 
 const RANK: Readonly<Record<LogLevel, number>> = {
   trace: 0,
@@ -81,7 +83,10 @@ export class LogHub {
   /** The kept lines, oldest first. */
   backlog(): string[] {
     if (this.#ring.length < LOG_BACKLOG_LINES) return [...this.#ring];
-    return [...this.#ring.slice(this.#next), ...this.#ring.slice(0, this.#next)];
+    return [
+      ...this.#ring.slice(this.#next),
+      ...this.#ring.slice(0, this.#next),
+    ];
   }
 
   /**

@@ -37,16 +37,13 @@ const hashStamps = new Uint32Array(HASH_SIZE);
 let stamp = 0;
 let outScratch = new Uint8Array(4096);
 
-// Decompressor tables. `lengths`/`firsts` cache each code's expansion length and first byte, so an
-// expansion is written straight into place and the output cap is checked before writing.
-const prefix = new Uint16Array(MAX_CODE + 1);
-const suffix = new Uint8Array(MAX_CODE + 1);
+// Decompressor tables. A code defined while decoding expands to the previous code's expansion plus
+// one byte, and those bytes sit contiguously in the output already (the previous expansion, then
+// the first byte of the one after it). So a code is stored as where its expansion starts in the
+// output and how long it is, and expanding it is a forward copy within the output: no prefix-chain
+// walk. Offsets stay valid across CLEARs and buffer growth (they are positions, not pointers).
+const starts = new Int32Array(MAX_CODE + 1);
 const lengths = new Uint16Array(MAX_CODE + 1);
-const firsts = new Uint8Array(MAX_CODE + 1);
-for (let c = 0; c < CLEAR; c++) {
-  lengths[c] = 1;
-  firsts[c] = c;
-}
 
 function nextStamp(): number {
   stamp = (stamp + 1) >>> 0;
@@ -215,33 +212,31 @@ export function lzwDecompress(
         `Invalid LZW stream: code ${code} is past the table end ${hi}`,
       );
     }
-    // code == hi names the entry being defined right now: last's expansion plus its own first byte.
-    const kwkwk = code === hi && last >= 0;
-    const len = kwkwk ? lengths[last] + 1 : lengths[code];
-    const first = kwkwk ? firsts[last] : firsts[code];
-    if (o + len > out.length) out = grow(out, o, o + len, maxOutputBytes);
-    if (len === 1) {
+    // Expand `code` by copying earlier output forward. code == hi (with a previous code) names the
+    // entry being defined right now: the previous expansion, which ends right here, plus its own
+    // first byte; the overlapping forward copy writes that byte before reading it (like an LZ77
+    // match). A code == hi without a previous code only occurs once the table is full at 12 bits,
+    // where entry hi is defined (Go's reader expands it from its table too).
+    const lastLen = last < 0 ? 0 : last < CLEAR ? 1 : lengths[last];
+    let len: number;
+    if (code < CLEAR) {
+      if (o >= out.length) out = grow(out, o, o + 1, maxOutputBytes);
       out[o] = code;
+      len = 1;
     } else {
-      let i = o + len - 1;
-      let c = code;
-      if (kwkwk) {
-        out[i--] = first;
-        c = last;
-      }
-      while (c >= CLEAR) {
-        out[i--] = suffix[c];
-        c = prefix[c];
-      }
-      out[i] = c;
+      const kwkwk = code === hi && last >= 0;
+      len = kwkwk ? lastLen + 1 : lengths[code];
+      if (o + len > out.length) out = grow(out, o, o + len, maxOutputBytes);
+      let from = kwkwk ? o - lastLen : starts[code];
+      const end = o + len;
+      for (let i = o; i < end; i++) out[i] = out[from++];
+    }
+    if (last >= 0) {
+      // The new entry: the previous expansion (just before this one) plus this one's first byte.
+      starts[hi] = o - lastLen;
+      lengths[hi] = lastLen + 1;
     }
     o += len;
-    if (last >= 0) {
-      prefix[hi] = last;
-      suffix[hi] = first;
-      lengths[hi] = lengths[last] + 1;
-      firsts[hi] = firsts[last];
-    }
     last = code;
     if (++hi >= overflow) {
       if (width === MAX_WIDTH) {

@@ -276,7 +276,11 @@ export class MsgpackWriter {
         this.#pos += 4;
       }
     }
-    this.#buf.set(v, this.#pos);
+    if (n < 16) {
+      // A loop beats TypedArray#set for addresses and version bytes.
+      const b = this.#buf;
+      for (let i = 0; i < n; i++) b[this.#pos + i] = v[i];
+    } else this.#buf.set(v, this.#pos);
     this.#pos += n;
     return this;
   }
@@ -772,8 +776,10 @@ export class MsgpackReader {
 }
 
 // Interned short strings, keyed by a hash of their bytes. Bounded: cleared
-// when full, so a peer sending endless distinct names cannot grow it.
-const INTERN_MAX = 4096;
+// when full, so a peer sending endless distinct names cannot grow it. Sized
+// for the names of a 65,536-member cluster (memberlist's table bound): a
+// smaller cache thrashes on push-pulls of large clusters.
+const INTERN_MAX = 65_536;
 const interned = new Map<number, string>();
 
 function internAscii(buf: Uint8Array, start: number, n: number): string {

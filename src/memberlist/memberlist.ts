@@ -24,6 +24,30 @@
  * - decompressed sizes: 128 KiB per packet, `MAX_PUSH_STATE_BYTES` per
  *   stream; compound/compress nesting 4 deep.
  *
+ * One deliberate deviation from memberlist 0.2.2, on by default and off
+ * with `suspicionLivenessVeto: false` (everything on the wire is unchanged):
+ * the *liveness veto*. In memberlist a member that misses every copy of a
+ * refutation keeps its stale suspicion, and when the timer fires declares
+ * the member dead at an incarnation it has long refuted; at 20 % loss that
+ * happens to a few healthy members a minute. In Lifeguard's spirit — local
+ * evidence should temper a timeout — we keep, per suspicion, the latest
+ * sign of life from the suspect: a packet from its address, an ack to our
+ * probe of it (direct, relayed by an indirect probe, or the TCP fallback),
+ * an answered push-pull. A suspect that showed none 3 probe intervals into
+ * the period (or half-way through a shorter one) gets one liveness check: a
+ * ping carrying the accusation (as memberlist probes a suspect) and, like
+ * memberlist's fallback, a TCP ping, either answer counting until the
+ * deadline. If the timer fires and the suspect showed a sign of
+ * life since the suspicion (or the previous extension) began, it stays
+ * suspect for one more period (the minimum suspicion timeout, at least the
+ * TCP timeout) and we push-pull with it, which brings its current alive and
+ * so the refutation. At most `MAX_LIVENESS_VETOES` extensions; a crashed
+ * node sends nothing, so it is declared dead exactly when memberlist would,
+ * or (if it crashed after being suspected) one period after its last sign
+ * of life. The cost: one ping and one TCP ping per member still holding
+ * the suspicion at check time — for a member that really died, every
+ * member sends them once.
+ *
  * @module
  */
 
@@ -72,7 +96,9 @@ import {
   suspicionTimeoutMs,
 } from "./formulas.ts";
 import {
+  bytesEqual,
   deadOrLeft,
+  internIp,
   MemberTable,
   type NodeState,
   toMember,
@@ -90,7 +116,7 @@ import {
   mergeRemoteState,
   readPushPullReply,
 } from "./push_pull.ts";
-import { Suspicion } from "./suspicion.ts";
+import { MAX_LIVENESS_VETOES, Suspicion } from "./suspicion.ts";
 import {
   decodeStreamUser,
   finishPacket,
@@ -133,6 +159,29 @@ export interface MemberlistOptions {
   /** Bound of the member table (default {@linkcode MAX_MEMBERS}). */
   maxMembers?: number;
   /**
+   * Members to start with, as if learned and fully gossiped before `now`:
+   * each enters the table alive, at a random probe position, with no join
+   * event, no broadcast and no delegate call (so a layer above, such as
+   * Serf, does not learn them). This is the state a cluster reaches once its
+   * join storm has drained; the simulator uses it to start large converged
+   * clusters without replaying n² joins (`startConverged`). Entries about
+   * ourselves, duplicates and alives with bad protocol versions are skipped.
+   */
+  knownMembers?: readonly {
+    /** Node name. */
+    readonly node: string;
+    /** IP bytes (4 or 16). */
+    readonly addr: Uint8Array;
+    /** Port. */
+    readonly port: number;
+    /** Metadata (copied). */
+    readonly meta: Uint8Array;
+    /** Incarnation. */
+    readonly incarnation: number;
+    /** Six version bytes, as in an alive message. */
+    readonly vsn: Uint8Array;
+  }[];
+  /**
    * Address others should use. Default: `advertiseAddr:advertisePort` when
    * `advertiseAddr` is set, else `bindAddr:bindPort` (memberlist
    * `refreshAdvertise`). Must be an IP literal.
@@ -160,6 +209,10 @@ export interface MemberlistStats {
   probeFailures: number;
   /** Times we refuted an accusation about ourselves. */
   refutes: number;
+  /** Suspicion timeouts extended by the liveness veto (see the module doc). */
+  livenessVetoes: number;
+  /** Liveness checks sent to suspects that showed no sign of life. */
+  livenessChecks: number;
   /** Malformed input dropped, by reason. */
   decodeErrors: Map<string, number>;
   /** Well-formed input dropped, by reason (stale, unknown type, caps …). */
@@ -173,6 +226,9 @@ type StreamCtx =
     readonly opId: number | null;
     readonly to: Address;
     readonly peer: string;
+    // A liveness-veto exchange with a suspect: not part of the periodic
+    // schedule, so its end arms nothing.
+    readonly refresh: boolean;
   }
   | { readonly kind: "ping"; readonly seqNo: number };
 
@@ -184,12 +240,6 @@ interface JoinOp {
 
 function addressText(a: Address): string {
   return a.host.includes(":") ? `[${a.host}]:${a.port}` : `${a.host}:${a.port}`;
-}
-
-function bytesEqual(a: ArrayLike<number>, b: ArrayLike<number>): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
 }
 
 function bump(m: Map<string, number>, reason: string): void {
@@ -223,6 +273,11 @@ export class Memberlist implements Machine<MemberlistEvent> {
   readonly #userBroadcasts: BroadcastQueue;
   readonly #awareness: Awareness;
   readonly #suspicions = new Map<string, Suspicion>();
+  // Liveness veto: "host:port" → name of each suspect, to credit its
+  // packets; sequence number → name of each liveness check in flight (at
+  // most one per suspicion).
+  readonly #suspectAddrs = new Map<string, string>();
+  readonly #checks = new Map<number, string>();
   readonly #deadlines = new Deadlines();
   #transmits: Transmit[] = [];
   #events: MemberlistEvent[] = [];
@@ -251,6 +306,8 @@ export class Memberlist implements Machine<MemberlistEvent> {
     probes: 0,
     probeFailures: 0,
     refutes: 0,
+    livenessVetoes: 0,
+    livenessChecks: 0,
     decodeErrors: new Map(),
     dropped: new Map(),
   };
@@ -302,6 +359,7 @@ export class Memberlist implements Machine<MemberlistEvent> {
     this.#awareness = new Awareness(config.awarenessMaxMultiplier);
     const now = options.now;
     this.#aliveNode(this.#selfAlive(this.#nextIncarnation()), true, now);
+    for (const a of options.knownMembers ?? []) this.#preload(a, now);
     this.#schedule(now);
   }
 
@@ -318,6 +376,7 @@ export class Memberlist implements Machine<MemberlistEvent> {
         reason,
       );
     });
+    if (msgs.length > 0) this.#observeAddress(from, now);
     for (const m of msgs) this.#dispatch(m, from, now);
   }
 
@@ -330,6 +389,7 @@ export class Memberlist implements Machine<MemberlistEvent> {
   ): void {
     if (this.#shutdown) return;
     this.#stats.streamsIn++;
+    this.#observeAddress(from, now);
     let msg: Uint8Array;
     try {
       msg = openStream(bytes, MAX_PUSH_STATE_BYTES);
@@ -369,10 +429,13 @@ export class Memberlist implements Machine<MemberlistEvent> {
     }
     this.#streams.delete(streamId);
     this.#deadlines.clear(`stream:${streamId}`);
-    if (ctx.kind === "ping") return this.#streamPingDone(ctx.seqNo, result);
+    if (ctx.kind === "ping") {
+      return this.#streamPingDone(ctx.seqNo, result, now);
+    }
     if (result instanceof Error) {
       return this.#pushPullDone(ctx, result.message, now);
     }
+    this.#observeLiveness(ctx.peer, now);
     let reply: PushPull | string;
     try {
       reply = readPushPullReply(
@@ -627,6 +690,8 @@ export class Memberlist implements Machine<MemberlistEvent> {
         return this.#onPushPullTick(kind === "pushPullStagger", now);
       case "suspect":
         return this.#onSuspicionTimeout(arg, now);
+      case "livenessCheck":
+        return this.#checkLiveness(arg, now);
       case "probeTimeout":
         return this.#onProbeTimeout(Number(arg));
       case "probeEnd":
@@ -768,6 +833,8 @@ export class Memberlist implements Machine<MemberlistEvent> {
   }
 
   #probeAcked(run: ProbeRun, ack: Ack, now: number): void {
+    // Direct or relayed: either way the target answered our ping.
+    this.#observeLiveness(run.target, now);
     // Only an ack within ProbeTimeout reports an RTT (memberlist probeNode).
     if (run.phase === "direct") {
       const node = this.#table.get(run.target);
@@ -812,7 +879,11 @@ export class Memberlist implements Machine<MemberlistEvent> {
     }
   }
 
-  #streamPingDone(seqNo: number, result: Uint8Array | Error): void {
+  #streamPingDone(
+    seqNo: number,
+    result: Uint8Array | Error,
+    now: number,
+  ): void {
     let ok = false;
     if (result instanceof Error) {
       // A dead node is expected to refuse; memberlist does not log that.
@@ -831,7 +902,10 @@ export class Memberlist implements Machine<MemberlistEvent> {
     const run = this.#probe;
     if (run !== null && run.seqNo === seqNo && run.tcp === "pending") {
       run.tcp = ok ? "ok" : "failed";
+      if (ok) this.#observeLiveness(run.target, now);
     }
+    const checked = this.#checks.get(seqNo);
+    if (ok && checked !== undefined) this.#observeLiveness(checked, now);
   }
 
   // ------------------------------------------------------- packet handlers
@@ -925,6 +999,8 @@ export class Memberlist implements Machine<MemberlistEvent> {
     }
     const relay = this.#relays.get(ack.seqNo);
     if (relay === undefined) {
+      const checked = this.#checks.get(ack.seqNo);
+      if (checked !== undefined) return this.#observeLiveness(checked, now);
       bump(this.#stats.dropped, "stale-ack");
       return;
     }
@@ -987,8 +1063,8 @@ export class Memberlist implements Machine<MemberlistEvent> {
       if (a.vsn.length >= 6) state.vsn = vsnFromWire(a.vsn);
       state.incarnation = a.incarnation;
       // Copies: decoded bytes are views into the host's packet buffer.
-      if (!bytesEqual(state.meta, a.meta)) state.meta = a.meta.slice();
-      if (!bytesEqual(state.addr, a.addr)) state.addr = a.addr.slice();
+      if (!bytesEqual(state.meta, a.meta)) state.meta = copyMeta(a.meta);
+      if (!bytesEqual(state.addr, a.addr)) state.addr = internIp(a.addr);
       state.port = a.port;
       if (state.state !== "alive") {
         state.state = "alive";
@@ -1000,6 +1076,34 @@ export class Memberlist implements Machine<MemberlistEvent> {
     } else if (!bytesEqual(oldMeta, state.meta)) {
       this.#notify("update", state, now);
     }
+  }
+
+  // A known member from the constructor: alive, silently (see
+  // MemberlistOptions.knownMembers).
+  #preload(
+    a: NonNullable<MemberlistOptions["knownMembers"]>[number],
+    now: number,
+  ): void {
+    if (a.node === this.#name || this.#table.get(a.node) !== undefined) return;
+    const vsn = a.vsn;
+    if (vsn.length < 6 || vsn[0] === 0 || vsn[1] === 0 || vsn[0] > vsn[1]) {
+      bump(this.#stats.dropped, "alive-bad-vsn");
+      return;
+    }
+    if (!this.#table.hasRoom) {
+      bump(this.#stats.dropped, "member-cap");
+      return;
+    }
+    this.#table.insert({
+      name: a.node,
+      addr: internIp(a.addr),
+      port: a.port,
+      meta: copyMeta(a.meta),
+      incarnation: a.incarnation,
+      state: "alive",
+      stateChangeMs: now,
+      vsn: vsnFromWire(a.vsn),
+    }, this.#prng);
   }
 
   // The early filters of aliveNode: after our leave, bad versions, veto.
@@ -1048,9 +1152,9 @@ export class Memberlist implements Machine<MemberlistEvent> {
       // Copies: decoded bytes are views into the host's packet buffer.
       const state: NodeState = {
         name: a.node,
-        addr: a.addr.slice(),
+        addr: internIp(a.addr),
         port: a.port,
-        meta: a.meta.slice(),
+        meta: copyMeta(a.meta),
         incarnation: 0,
         state: "dead",
         stateChangeMs: now,
@@ -1092,7 +1196,7 @@ export class Memberlist implements Machine<MemberlistEvent> {
       // An independent confirmation shortens the timer; only news is
       // re-gossiped, so confirmations keep flowing without echo storms.
       if (timer.confirm(s.from, now)) {
-        this.#deadlines.set(`suspect:${s.node}`, timer.deadlineMs);
+        this.#armSuspicion(s.node, timer);
         this.#broadcast(s.node, encodeAccusation(MessageType.suspect, s));
       }
       return;
@@ -1116,17 +1220,23 @@ export class Memberlist implements Machine<MemberlistEvent> {
     const maxMs = c.suspicionMaxTimeoutMult * minMs;
     const timer2 = new Suspicion(s.from, k, minMs, maxMs, now);
     this.#suspicions.set(s.node, timer2);
-    this.#deadlines.set(`suspect:${s.node}`, timer2.deadlineMs);
+    this.#suspectAddrs.set(addressKey(nodeAddress(state)), s.node);
+    this.#armSuspicion(s.node, timer2);
   }
 
   #onSuspicionTimeout(name: string, now: number): void {
     const timer = this.#suspicions.get(name);
-    this.#suspicions.delete(name);
     const state = this.#table.get(name);
     if (
       timer === undefined || state === undefined || state.state !== "suspect" ||
       state.stateChangeMs !== timer.changeMs
-    ) return;
+    ) return this.#dropSuspicion(name);
+    if (
+      this.#config.suspicionLivenessVeto && this.#vetoDeath(state, timer, now)
+    ) {
+      return;
+    }
+    this.#dropSuspicion(name);
     logger
       .info`Marking ${name} as failed, suspect timeout reached (${timer.confirmations} peer confirmations)`;
     this.#deadNode({
@@ -1183,14 +1293,105 @@ export class Memberlist implements Machine<MemberlistEvent> {
       addr: me.addr,
       port: me.port,
       meta: me.meta,
-      vsn: Uint8Array.from(me.vsn),
+      vsn: me.vsn,
     });
     // memberlist names this broadcast by our address string, not our name.
     this.#broadcast(ipToString(me.addr), alive);
   }
 
+  // The liveness veto (see the module doc): a suspect that showed signs of
+  // life this period stays suspect one more period, and a push-pull with it
+  // fetches its refutation.
+  #vetoDeath(state: NodeState, timer: Suspicion, now: number): boolean {
+    const c = this.#config;
+    const periodMs = Math.max(timer.minMs, c.tcpTimeoutMs);
+    if (!timer.veto(now, periodMs)) return false;
+    this.#stats.livenessVetoes++;
+    this.#armSuspicion(state.name, timer);
+    logger
+      .info`Suspect ${state.name} showed signs of life, not marking it failed yet (extension ${timer.vetoes}/${MAX_LIVENESS_VETOES}); pushing state to fetch its refutation`;
+    this.#dialPushPull(nodeAddress(state), false, null, state.name, now, true);
+    return true;
+  }
+
+  #armSuspicion(name: string, timer: Suspicion): void {
+    this.#deadlines.set(`suspect:${name}`, timer.deadlineMs);
+    if (this.#config.suspicionLivenessVeto) {
+      const delayMs = 3 * this.#config.probeIntervalMs;
+      this.#deadlines.set(`livenessCheck:${name}`, timer.checkAtMs(delayMs));
+    }
+  }
+
+  // A suspect silent so far this period: ping it (with the accusation, as
+  // memberlist probes a suspect) and, like the probe's fallback, TCP-ping
+  // it; either answer by the deadline is a sign of life.
+  #checkLiveness(name: string, now: number): void {
+    const timer = this.#suspicions.get(name);
+    const state = this.#table.get(name);
+    if (timer === undefined || state?.state !== "suspect" || timer.alive) {
+      return;
+    }
+    this.#forgetChecks(name);
+    this.#stats.livenessChecks++;
+    const ping: Ping = {
+      seqNo: this.#nextSeqNo(),
+      node: name,
+      sourceAddr: this.#selfIp,
+      sourcePort: this.#selfPort,
+      sourceNode: this.#name,
+    };
+    this.#checks.set(ping.seqNo, name);
+    const suspect = encodeAccusation(MessageType.suspect, {
+      incarnation: state.incarnation,
+      node: name,
+      from: this.#name,
+    });
+    const to = nodeAddress(state);
+    this.#rawSendPacket(to, state, encodeCompound([encodePing(ping), suspect]));
+    if (!this.#config.disableTcpPings && state.vsn[1] >= 3) {
+      const bytes = finishStream(
+        encodePing(ping),
+        this.#config.enableCompression,
+      );
+      this.#dial(to, bytes, Math.max(now, timer.deadlineMs), {
+        kind: "ping",
+        seqNo: ping.seqNo,
+      });
+    }
+  }
+
+  #forgetChecks(name: string): void {
+    for (const [seqNo, n] of this.#checks) {
+      if (n === name) this.#checks.delete(seqNo);
+    }
+  }
+
+  // Credit a sign of life to the suspect at `from`, if any.
+  #observeAddress(from: Address, now: number): void {
+    if (this.#suspectAddrs.size === 0) return;
+    const name = this.#suspectAddrs.get(addressKey(from));
+    if (name !== undefined) this.#observeLiveness(name, now);
+  }
+
+  #observeLiveness(name: string, now: number): void {
+    if (this.#suspicions.size === 0) return;
+    this.#suspicions.get(name)?.observeLiveness(now);
+  }
+
+  #dropSuspicion(name: string): void {
+    if (!this.#suspicions.delete(name)) return;
+    this.#deadlines.clear(`livenessCheck:${name}`);
+    for (const [key, n] of this.#suspectAddrs) {
+      if (n === name) this.#suspectAddrs.delete(key);
+    }
+    this.#forgetChecks(name);
+  }
+
   #cancelSuspicion(name: string): void {
-    if (this.#suspicions.delete(name)) this.#deadlines.clear(`suspect:${name}`);
+    if (this.#suspicions.has(name)) {
+      this.#dropSuspicion(name);
+      this.#deadlines.clear(`suspect:${name}`);
+    }
   }
 
   // -------------------------------------------------------------- gossip
@@ -1349,6 +1550,7 @@ export class Memberlist implements Machine<MemberlistEvent> {
     opId: number | null,
     peer: string,
     now: number,
+    refresh = false,
   ): boolean {
     if (this.#streams.size >= MAX_DIALS) {
       bump(this.#stats.dropped, "dial-cap");
@@ -1364,6 +1566,7 @@ export class Memberlist implements Machine<MemberlistEvent> {
       opId,
       to,
       peer,
+      refresh,
     });
   }
 
@@ -1422,9 +1625,9 @@ export class Memberlist implements Machine<MemberlistEvent> {
   ): void {
     if (ctx.opId === null) {
       if (err !== null) logger.error`Push/Pull with ${ctx.peer} failed: ${err}`;
-      if (!this.#shutdown && this.#config.pushPullIntervalMs > 0) {
-        this.#schedulePushPull(now);
-      }
+      if (
+        !ctx.refresh && !this.#shutdown && this.#config.pushPullIntervalMs > 0
+      ) this.#schedulePushPull(now);
       return;
     }
     const op = this.#joins.get(ctx.opId);
@@ -1565,6 +1768,16 @@ export class Memberlist implements Machine<MemberlistEvent> {
     bump(this.#stats.decodeErrors, reason);
     return e instanceof Error ? e.message : String(e);
   }
+}
+
+// Decoded bytes are views into the host's packet buffer: keep a copy (one
+// shared empty array for the common empty meta).
+function copyMeta(meta: Uint8Array): Uint8Array {
+  return meta.length === 0 ? EMPTY : meta.slice();
+}
+
+function addressKey(a: Address): string {
+  return `${a.host}:${a.port}`;
 }
 
 function nodeAddress(s: NodeState): Address {

@@ -33,8 +33,11 @@ export interface NodeState {
   state: MemberState;
   /** When `state` last changed (our clock, ms). */
   stateChangeMs: number;
-  /** `[pmin, pmax, pcur, dmin, dmax, dcur]`. */
-  vsn: number[];
+  /**
+   * `[pmin, pmax, pcur, dmin, dmax, dcur]`, shared between entries with
+   * the same versions (see {@linkcode vsnFromWire}): never mutate it.
+   */
+  vsn: Uint8Array;
 }
 
 /** A snapshot of `s` for users and delegates. */
@@ -46,8 +49,16 @@ export function toMember(s: NodeState): Member {
     incarnation: s.incarnation,
     state: s.state,
     stateChangeMs: s.stateChangeMs,
-    vsn: [...s.vsn],
+    vsn: vsnList(s.vsn),
   };
+}
+
+// A plain array of the version bytes (Array.from on a typed array goes
+// through the iterator protocol, several times slower on V8).
+function vsnList(vsn: Uint8Array): number[] {
+  const out: number[] = [];
+  for (let i = 0; i < vsn.length; i++) out.push(vsn[i]);
+  return out;
 }
 
 /** Whether `s` is dead or left (memberlist `DeadOrLeft`). */
@@ -55,11 +66,69 @@ export function deadOrLeft(s: NodeState): boolean {
   return s.state === "dead" || s.state === "left";
 }
 
-/** Six version bytes from a wire Vsn, zeros when absent or short. */
-export function vsnFromWire(vsn: Uint8Array): number[] {
-  const out = [0, 0, 0, 0, 0, 0];
-  if (vsn.length >= 6) { for (let i = 0; i < 6; i++) out[i] = vsn[i]; }
-  return out;
+// Interned version vectors and addresses. A table of n members holds n of
+// each, and a simulator holds n tables: sharing one array per distinct
+// value keeps a 10,000-member simulation in memory. Bounded: cleared when
+// full (entries already handed out stay valid; they are only not shared).
+const MAX_INTERNED = 65_536;
+const vsnCache = new Map<number, Uint8Array>();
+const ipCache = new Map<string | number, Uint8Array>();
+const NO_VSN = new Uint8Array(6);
+
+/**
+ * Six version bytes from a wire Vsn, zeros when absent or short. The
+ * result is shared with every entry of the same versions: read only.
+ *
+ * @param vsn the wire Vsn
+ * @returns the interned six bytes
+ */
+export function vsnFromWire(vsn: Uint8Array): Uint8Array {
+  if (vsn.length < 6) return NO_VSN;
+  // Six bytes fit a double exactly (48 bits).
+  const low = ((vsn[2] << 24) | (vsn[3] << 16) | (vsn[4] << 8) | vsn[5]) >>> 0;
+  const key = (vsn[0] * 0x100 + vsn[1]) * 0x1_0000_0000 + low;
+  let hit = vsnCache.get(key);
+  if (hit === undefined) {
+    if (vsnCache.size >= MAX_INTERNED) vsnCache.clear();
+    hit = vsn.slice(0, 6);
+    vsnCache.set(key, hit);
+  }
+  return hit;
+}
+
+/**
+ * A shared copy of IP bytes (4 or 16; decoded bytes are views into the
+ * host's packet buffer, so entries must not keep them): read only.
+ *
+ * @param ip the address bytes
+ * @returns the interned copy
+ */
+export function internIp(ip: Uint8Array): Uint8Array {
+  const key = ip.length === 4
+    ? ((ip[0] << 24) | (ip[1] << 16) | (ip[2] << 8) | ip[3]) >>> 0
+    : ip.join(".");
+  let hit = ipCache.get(key);
+  if (hit === undefined || hit.length !== ip.length) {
+    if (ipCache.size >= MAX_INTERNED) ipCache.clear();
+    hit = ip.slice();
+    ipCache.set(key, hit);
+  }
+  return hit;
+}
+
+/**
+ * Whether two byte strings are equal (monomorphic: Uint8Array only).
+ *
+ * @param a bytes
+ * @param b bytes
+ * @returns true when same length and content
+ */
+export function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
+  if (a === b) return true;
+  const n = a.length;
+  if (n !== b.length) return false;
+  for (let i = 0; i < n; i++) if (a[i] !== b[i]) return false;
+  return true;
 }
 
 /** The member table in probe order, with a name index. */
@@ -111,13 +180,11 @@ export class MemberTable {
    * @param prng randomness
    */
   insert(s: NodeState, prng: () => number): void {
-    const n = this.#nodes.length;
+    const nodes = this.#nodes;
+    const n = nodes.length;
     const offset = randomOffset(n, prng);
-    this.#nodes.push(s);
-    [this.#nodes[offset], this.#nodes[n]] = [
-      this.#nodes[n],
-      this.#nodes[offset],
-    ];
+    nodes.push(nodes[offset] ?? s);
+    nodes[offset] = s;
     this.#byName.set(s.name, s);
   }
 

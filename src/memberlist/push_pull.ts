@@ -50,7 +50,7 @@ export function encodeLocalState(
     meta: n.meta,
     incarnation: n.incarnation,
     state: MEMBER_STATE_CODES[n.state],
-    vsn: Uint8Array.from(n.vsn),
+    vsn: n.vsn,
   }));
   return encodePushPull({ join, nodes: states, userState });
 }

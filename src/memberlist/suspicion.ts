@@ -3,11 +3,21 @@
  * suspect timer that starts at `max` (or `min` when no confirmations are
  * expected) and shrinks toward `min` as independent peers confirm it.
  *
+ * It also keeps the latest *evidence of liveness* the machine saw from the
+ * suspect (a packet from its address, an ack to our probe), for the
+ * liveness veto (config `suspicionLivenessVeto`, a deliberate deviation
+ * from memberlist 0.2.2 documented in `memberlist.ts`): when the timer
+ * fires after such evidence, the suspicion gets another period instead of
+ * ending in death, at most {@linkcode MAX_LIVENESS_VETOES} times.
+ *
  * The timer itself is a named deadline held by the machine; this class only
  * knows when it should fire.
  *
  * @module
  */
+
+/** Most times one suspicion is extended by fresh evidence of liveness. */
+export const MAX_LIVENESS_VETOES = 3;
 
 import { remainingSuspicionMs } from "./formulas.ts";
 
@@ -25,6 +35,13 @@ export class Suspicion {
   readonly changeMs: number;
   #confirmations = 0;
   #deadlineMs: number;
+  // Liveness veto: latest evidence, start of the current period (the
+  // suspicion's start, then each veto), vetoes so far, and the earliest
+  // deadline a confirmation may set after a veto.
+  #livenessMs = Number.NEGATIVE_INFINITY;
+  #periodStartMs: number;
+  #vetoes = 0;
+  #floorMs = Number.NEGATIVE_INFINITY;
   // Bounded: at most k + 1 names (the accuser plus k confirmations).
   readonly #from = new Set<string>();
 
@@ -50,8 +67,65 @@ export class Suspicion {
     this.startMs = now;
     this.changeMs = now;
     this.#from.add(from);
+    this.#periodStartMs = now;
     // With nobody expected to confirm, waiting for max would be pointless.
     this.#deadlineMs = now + (k < 1 ? minMs : maxMs);
+  }
+
+  /** Times this suspicion was extended by the liveness veto. */
+  get vetoes(): number {
+    return this.#vetoes;
+  }
+
+  /** Whether the suspect showed a sign of life in the current period. */
+  get alive(): boolean {
+    return this.#livenessMs >= this.#periodStartMs;
+  }
+
+  /**
+   * When to check actively that the suspect is alive, if no sign of life
+   * came by then: `delayMs` into the current period (by then most
+   * suspicions of live members are refuted, so checks stay rare except for
+   * members that really died), or half-way through a shorter period. Early
+   * enough that a late confirmation collapsing the timer (Lifeguard) does
+   * not preempt it.
+   *
+   * @param delayMs how long into the period to wait
+   * @returns the absolute time of the check
+   */
+  checkAtMs(delayMs: number): number {
+    const half = Math.floor((this.#deadlineMs - this.#periodStartMs) / 2);
+    return this.#periodStartMs + Math.max(0, Math.min(delayMs, half));
+  }
+
+  /**
+   * Record evidence that the suspect is alive at `now` (a packet from its
+   * address, an ack to our ping of it, an answered stream).
+   *
+   * @param now current time
+   */
+  observeLiveness(now: number): void {
+    if (now > this.#livenessMs) this.#livenessMs = now;
+  }
+
+  /**
+   * At the deadline: extend the suspicion by `extendMs` if the suspect
+   * showed fresh evidence of liveness during the period now ending and the
+   * veto budget is not spent. Evidence must be new in each period, so a
+   * suspect that stops answering (crashed after it was suspected) is
+   * extended at most once past its last sign of life.
+   *
+   * @param now current time (the deadline)
+   * @param extendMs how long the new period lasts
+   * @returns whether the death is vetoed (the deadline moved)
+   */
+  veto(now: number, extendMs: number): boolean {
+    if (this.#vetoes >= MAX_LIVENESS_VETOES || !this.alive) return false;
+    this.#vetoes++;
+    this.#periodStartMs = now;
+    this.#deadlineMs = now + extendMs;
+    this.#floorMs = this.#deadlineMs;
+    return true;
   }
 
   /** Independent confirmations counted so far. */
@@ -86,7 +160,12 @@ export class Suspicion {
       this.minMs,
       this.maxMs,
     );
-    this.#deadlineMs = remaining > 0 ? now + remaining : now;
+    // After a veto, confirmations still count but cannot cut the new
+    // period short: the suspect has shown it is alive.
+    this.#deadlineMs = Math.max(
+      remaining > 0 ? now + remaining : now,
+      this.#floorMs,
+    );
     return true;
   }
 }

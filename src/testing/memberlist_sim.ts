@@ -8,7 +8,13 @@
  */
 
 import type { MemberlistConfig, ProfileName } from "../config.ts";
-import { profileConfig } from "../config.ts";
+import {
+  META_MAX_SIZE,
+  profileConfig,
+  PROTOCOL_VERSION_MAX,
+  PROTOCOL_VERSION_MIN,
+} from "../config.ts";
+import { type Alive, ipFromString } from "../codec/messages.ts";
 import type { MemberlistDelegate } from "../memberlist/delegate.ts";
 import { MAX_BROADCASTS, Memberlist } from "../memberlist/memberlist.ts";
 import { retransmitLimit, suspicionTimeoutMs } from "../memberlist/formulas.ts";
@@ -19,6 +25,8 @@ import {
   type Checker,
   type ClassifiedEvent,
   type MachineHooks,
+  memberHost,
+  memberName,
   SimCluster,
   type SimClusterOptions,
 } from "./sim_cluster.ts";
@@ -253,14 +261,44 @@ export function memberlistCluster(
       everyCall: choice === "default" && n <= 32,
       sweepEveryMs: choice === "default" ? 1_000 : 0,
     });
-  return new SimCluster<Memberlist, MemberlistEvent>({
+  // What startConverged hands the members it starts (see there).
+  const preload: Preload = {
+    alives: null,
+    delegates: new Map(),
+    alive(name, host, port): Alive {
+      const c = configOf(name, host, port);
+      const delegate = options.delegateFor?.(name);
+      if (delegate !== undefined) this.delegates.set(name, delegate);
+      return {
+        incarnation: 1,
+        node: name,
+        addr: ipFromString(host)!,
+        port,
+        meta: delegate?.nodeMeta?.(META_MAX_SIZE) ?? new Uint8Array(0),
+        vsn: Uint8Array.from([
+          PROTOCOL_VERSION_MIN,
+          PROTOCOL_VERSION_MAX,
+          c.protocolVersion,
+          c.delegateProtocolMin,
+          c.delegateProtocolMax,
+          c.delegateProtocolVersion,
+        ]),
+      };
+    },
+  };
+  const cluster = new SimCluster<Memberlist, MemberlistEvent>({
     seed: options.seed,
-    factory: (name, addr, prng, nowMs) =>
-      new Memberlist(configOf(name, addr.host, addr.port), {
+    factory: (name, addr, prng, nowMs) => {
+      const delegate = preload.delegates.get(name) ??
+        options.delegateFor?.(name);
+      preload.delegates.delete(name);
+      return new Memberlist(configOf(name, addr.host, addr.port), {
         prng,
         now: nowMs,
-        delegate: options.delegateFor?.(name),
-      }),
+        delegate,
+        knownMembers: preload.alives ?? undefined,
+      });
+    },
     hooks: MEMBERLIST_HOOKS,
     // UDPBufferSize is memberlist's budget for *filling* a packet; the CRC
     // wrapper (0x0c + 4 bytes, SPEC §2.2 step 4) is added after it, so a
@@ -275,4 +313,64 @@ export function memberlistCluster(
     trace: options.trace,
     traceDetail: options.traceDetail,
   });
+  preloads.set(cluster, preload);
+  return cluster;
+}
+
+interface Preload {
+  // Alive entries of the members being started together, or null.
+  alives: Alive[] | null;
+  // Delegates made while computing their meta, used by their instances.
+  readonly delegates: Map<string, MemberlistDelegate>;
+  alive(name: string, host: string, port: number): Alive;
+}
+
+const preloads = new WeakMap<MemberlistCluster, Preload>();
+
+/**
+ * Start `n` more members that already know each other (members started
+ * earlier are not among them): each begins with all `n` in its table, alive at incarnation 1 (memberlist's first), with empty
+ * broadcast queues — the state a cluster reaches once the join storm of n
+ * members has drained (`MemberlistOptions.knownMembers`). No join events are
+ * emitted, so view checkers that track events see no history; delegates
+ * (Serf) are not told. This is how a 10,000-member cluster is built in
+ * seconds: through the protocol it takes n² push-pull merges and
+ * n²·retransmit-limit gossip messages, and its broadcast queues alone would
+ * need ~16 GB (see `SimCluster.bootstrap` for the protocol route).
+ *
+ * Timers start as for members created together: first probe one interval
+ * in, push-pull after memberlist's stagger plus the scaled interval.
+ *
+ * @param cluster a cluster from {@linkcode memberlistCluster}, normally empty
+ * @param n how many members
+ * @returns their names
+ * @example
+ * ```ts
+ * const c = memberlistCluster({ seed: 1, expectedSize: 10_000, checkers: "none" });
+ * startConverged(c, 10_000);
+ * c.run(60_000);
+ * ```
+ */
+export function startConverged(
+  cluster: MemberlistCluster,
+  n: number,
+): string[] {
+  const preload = preloads.get(cluster);
+  if (preload === undefined) {
+    throw new TypeError(
+      "Invalid cluster: startConverged needs a cluster from memberlistCluster()",
+    );
+  }
+  const first = cluster.size;
+  const alives: Alive[] = [];
+  for (let i = first; i < first + n; i++) {
+    alives.push(preload.alive(memberName(i), memberHost(i), cluster.port));
+  }
+  preload.alives = alives;
+  try {
+    return cluster.start(n);
+  } finally {
+    preload.alives = null;
+    preload.delegates.clear();
+  }
 }

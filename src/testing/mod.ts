@@ -109,6 +109,7 @@ export {
   type MemberlistCluster,
   memberlistCluster,
   type MemberlistClusterOptions,
+  startConverged,
 } from "./memberlist_sim.ts";
 export {
   type ExpectedState,

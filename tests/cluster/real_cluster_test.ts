@@ -19,7 +19,8 @@
  * Timing: the "local" profile (probe timeout 200 ms, suspicion multiplier 3, max multiplier 6,
  * one indirect check) with the probe interval cut to 500 ms and the push-pull interval to 2 s.
  * The detection bound is computed from those numbers, not guessed (12 s worst case + 3 s slack,
- * see `DETECT_BOUND_MS`); each test takes 3–6 s.
+ * see `DETECT_BOUND_MS`); each test takes 3–6 s, 10–15 s in the runs where a survivor waits out
+ * its maximum suspicion.
  *
  * @module
  */
@@ -70,7 +71,9 @@ const LOCAL = localConfig(TUNING);
  *
  * That is 12,000 ms. The deadline adds 3000 ms of slack for a busy machine's late timers and for
  * Lifeguard's awareness, which stretches a survivor's probe interval when it misses a nack.
- * Typical detection on loopback is 2–4 s.
+ * Typical detection on loopback is 2–4 s. In about one run in ten a survivor hears neither
+ * another's suspicion nor the dead message (each is gossiped only twice per member, partly to
+ * the crashed member itself) and waits out its own 9 s maximum: 10–12 s in all.
  */
 const DETECT_BOUND_MS = N * PROBE_INTERVAL_MS + PROBE_INTERVAL_MS +
   LOCAL.suspicionMaxTimeoutMult *
@@ -79,8 +82,8 @@ const DETECT_BOUND_MS = N * PROBE_INTERVAL_MS + PROBE_INTERVAL_MS +
 
 /**
  * How long convergence may take after a join: the join's push-pull, then gossip, and for a
- * member that gossip missed, its own periodic push-pull (memberlist staggers the first one by a
- * random part of the interval) — two intervals, plus slack for a busy machine.
+ * member that gossip missed, a periodic push-pull (memberlist runs the first one after a random
+ * stagger plus one interval, so within two intervals), plus slack for a busy machine.
  */
 const CONVERGE_MS = 2 * PUSH_PULL_INTERVAL_MS + 4000;
 
@@ -192,13 +195,11 @@ async function crashAndRejoin(
       throw new Error(`${(e as Error).message}\n${describe(members)}`);
     });
 
-    console.error("CONVERGED");
     const victim = members[N - 1];
     const survivors = members.slice(0, N - 1);
     const before = Math.max(
       ...survivors.map((m) => m.view().get(victim.name)!.incarnation),
     );
-    const crashedAt = Date.now();
     await victim.crash();
     await pollUntil(
       `every survivor to see ${victim.name} dead within ${DETECT_BOUND_MS} ms`,
@@ -207,8 +208,6 @@ async function crashAndRejoin(
     ).catch((e) => {
       throw new Error(`${(e as Error).message}\n${describe(survivors)}`);
     });
-    assert.ok(Date.now() - crashedAt <= DETECT_BOUND_MS);
-    console.error("DETECT", Date.now() - crashedAt);
     // No survivor was taken down with it.
     assert.ok(converged(survivors, survivors.map((m) => m.name)));
 

@@ -22,6 +22,9 @@ test(
 test("the decompression bomb in the corpus is refused at the limit", () => {
   const bomb = corpus().at(-1)!;
   const reasons: string[] = [];
-  assert.deepEqual(openPacket(bomb, (_kind, reason) => reasons.push(reason)), []);
+  assert.deepEqual(
+    openPacket(bomb, (_kind, reason) => reasons.push(reason)),
+    [],
+  );
   assert.deepEqual(reasons, ["too-large"]);
 });

@@ -100,3 +100,104 @@ test("reset finishes everything", () => {
   assert.equal(finished, 2);
   assert.equal(q.length, 0);
 });
+
+// The reference: memberlist's order by sorting the whole queue per call
+// (what this queue did before it kept its entries in a skip list).
+class SortedModel {
+  entries: Array<
+    { name: string | null; msg: Uint8Array; transmits: number; id: number }
+  > = [];
+  finished: number[] = [];
+  #id = 0;
+  readonly mult: number;
+  readonly max: number;
+  constructor(mult: number, max: number) {
+    this.mult = mult;
+    this.max = max;
+  }
+  #order = (
+    a: { transmits: number; msg: Uint8Array; id: number },
+    b: { transmits: number; msg: Uint8Array; id: number },
+  ): number =>
+    a.transmits - b.transmits || b.msg.length - a.msg.length || b.id - a.id;
+  queue(name: string | null, msg: Uint8Array): void {
+    if (name !== null) {
+      const i = this.entries.findIndex((e) => e.name === name);
+      if (i >= 0) this.finished.push(this.entries.splice(i, 1)[0].msg[0]);
+    }
+    this.entries.push({ name, msg, transmits: 0, id: ++this.#id });
+    if (this.entries.length > this.max) {
+      this.prune(this.max - Math.floor(this.max / 8));
+    }
+  }
+  take(overhead: number, limit: number, n: number): Uint8Array[] {
+    const cap = this.mult * Math.ceil(Math.log10(n + 1));
+    this.entries.sort(this.#order);
+    const out: Uint8Array[] = [];
+    let used = 0;
+    for (const e of [...this.entries]) {
+      const free = limit - used - overhead;
+      if (free <= 0) break;
+      if (e.msg.length > free) continue;
+      used += overhead + e.msg.length;
+      out.push(e.msg);
+      e.transmits++;
+      if (e.transmits >= cap) {
+        this.entries.splice(this.entries.indexOf(e), 1);
+        this.finished.push(e.msg[0]);
+      }
+    }
+    return out;
+  }
+  prune(keep: number): void {
+    this.entries.sort(this.#order);
+    for (const e of this.entries.splice(keep)) this.finished.push(e.msg[0]);
+  }
+}
+
+test("the skip-list queue serves exactly what sorting the whole queue serves", () => {
+  let s = 7;
+  const rand = (n: number): number => {
+    s = (Math.imul(s, 1103515245) + 12345) >>> 0;
+    return Math.floor((s / 2 ** 32) * n);
+  };
+  for (let round = 0; round < 20; round++) {
+    const max = 8 + rand(200);
+    const mult = 1 + rand(4);
+    const real = new BroadcastQueue(mult, max);
+    const ref = new SortedModel(mult, max);
+    const finished: number[] = [];
+    let tag = 0;
+    for (let step = 0; step < 3_000; step++) {
+      const op = rand(10);
+      if (op < 6) {
+        tag = (tag + 1) % 256;
+        const name = rand(3) === 0 ? null : `n${rand(40)}`;
+        const m = new Uint8Array(1 + rand(rand(2) === 0 ? 40 : 600)).fill(tag);
+        real.queue(name, m, () => finished.push(m[0]));
+        ref.queue(name, m);
+      } else if (op < 9) {
+        const overhead = rand(4);
+        const limit = rand(1_500);
+        const n = 1 + rand(2_000);
+        assert.deepEqual(
+          real.take(overhead, limit, n),
+          ref.take(overhead, limit, n),
+          `round ${round} step ${step}: take`,
+        );
+      } else {
+        const keep = rand(max + 10);
+        real.prune(keep);
+        ref.prune(keep);
+      }
+      assert.equal(real.length, ref.entries.length);
+    }
+    assert.deepEqual(finished, ref.finished, `round ${round}: finished`);
+    assert.deepEqual(
+      real.view().map((v) => [v.name, v.transmits, v.length]),
+      ref.entries.sort((a, b) =>
+        a.transmits - b.transmits || b.msg.length - a.msg.length || b.id - a.id
+      ).map((e) => [e.name, e.transmits, e.msg.length]),
+    );
+  }
+});

@@ -2,7 +2,10 @@
 // members are SIGSTOPped in bursts, and we count the members declared dead
 // with Lifeguard on (memberlist's defaults) and off (awarenessMaxMultiplier
 // 1: no local health; suspicionMaxTimeoutMult 1: every suspicion runs the
-// minimum timeout, confirmations change nothing), on the same seeds.
+// minimum timeout, confirmations change nothing), on the same seeds. Both
+// run as memberlist 0.2.2 does, without our liveness veto
+// (`suspicionLivenessVeto: false`); a third run shows our default, Lifeguard
+// plus the veto, on the same seeds.
 //
 // Why bursts of 1–3 s and not shorter: memberlist's prober waits for any ack
 // until the end of its 1 s probe interval, and a paused member answers at
@@ -27,18 +30,27 @@ interface Outcome {
   deaths: number;
   healthyDeaths: number;
   suspicions: number;
+  vetoes: number;
 }
 
-function trial(seed: number, lifeguard: boolean): Outcome {
+type Mode = "lifeguard" | "swim" | "default";
+
+function trial(seed: number, mode: Mode): Outcome {
   const c = memberlistCluster({
     seed,
     expectedSize: N,
     checkers: "light",
     failFast: true,
     traceLines: 0,
-    config: lifeguard
+    config: mode === "default"
       ? {}
-      : { awarenessMaxMultiplier: 1, suspicionMaxTimeoutMult: 1 },
+      : mode === "lifeguard"
+      ? { suspicionLivenessVeto: false }
+      : {
+        awarenessMaxMultiplier: 1,
+        suspicionMaxTimeoutMult: 1,
+        suspicionLivenessVeto: false,
+      },
   });
   c.start(N);
   c.joinAll();
@@ -61,7 +73,12 @@ function trial(seed: number, lifeguard: boolean): Outcome {
     }
   }
   const isStarved = new Set(starved);
-  const out: Outcome = { deaths: 0, healthyDeaths: 0, suspicions: 0 };
+  const out: Outcome = {
+    deaths: 0,
+    healthyDeaths: 0,
+    suspicions: 0,
+    vetoes: 0,
+  };
   c.onEvent((_observer, e) => {
     if (e.type !== "leave" || e.member.state !== "dead") return;
     out.deaths++;
@@ -71,7 +88,9 @@ function trial(seed: number, lifeguard: boolean): Outcome {
   c.finish();
   assert.equal(c.violationCount, 0);
   for (const n of c.names()) {
-    out.suspicions += c.machine(n)!.stats().probeFailures;
+    const stats = c.machine(n)!.stats();
+    out.suspicions += stats.probeFailures;
+    out.vetoes += stats.livenessVetoes;
   }
   return out;
 }
@@ -85,14 +104,23 @@ test(
       3_000 < suspicionTimeoutMs(lan.suspicionMult, N, lan.probeIntervalMs),
       "no pause outlasts a suspicion",
     );
-    const on: Outcome = { deaths: 0, healthyDeaths: 0, suspicions: 0 };
-    const off: Outcome = { deaths: 0, healthyDeaths: 0, suspicions: 0 };
+    const zero = (): Outcome => ({
+      deaths: 0,
+      healthyDeaths: 0,
+      suspicions: 0,
+      vetoes: 0,
+    });
+    const on = zero();
+    const off = zero();
+    const veto = zero();
     for (const seed of [1, 2]) {
-      const a = trial(seed, true);
-      const b = trial(seed, false);
-      for (const k of ["deaths", "healthyDeaths", "suspicions"] as const) {
+      const a = trial(seed, "lifeguard");
+      const b = trial(seed, "swim");
+      const d = trial(seed, "default");
+      for (const k of Object.keys(on) as (keyof Outcome)[]) {
         on[k] += a[k];
         off[k] += b[k];
+        veto[k] += d[k];
       }
     }
     const ratio = (
@@ -109,7 +137,9 @@ test(
         }), ` +
         `failed probes ${on.suspicions}/${off.suspicions} (ratio ${
           ratio(on.suspicions, off.suspicions)
-        })`,
+        }); ` +
+        `with the liveness veto (our default): healthy ${veto.healthyDeaths}, all ${veto.deaths}, ` +
+        `failed probes ${veto.suspicions}, ${veto.vetoes} deaths vetoed`,
     );
     // Without Lifeguard the scenario does produce false positives …
     assert.ok(
@@ -127,5 +157,9 @@ test(
     );
     // Local health: starved members probe less eagerly, so fewer probes fail.
     assert.ok(on.suspicions < off.suspicions);
+    // The liveness veto on top: no healthy member is declared dead, and no
+    // more starved ones than with Lifeguard alone.
+    assert.equal(veto.healthyDeaths, 0);
+    assert.ok(veto.deaths <= on.deaths, `${veto.deaths} vs ${on.deaths}`);
   },
 );
