@@ -10,7 +10,7 @@
  * the larger V8 heap, Bun grows its own.) For each size:
  *
  * - start: `startConverged` builds the cluster as it is once its join storm
- *   has drained (full tables, empty broadcast queues).
+ *   has drained (full tables, no join storm queued).
  * - steady: 60 s of protocol time: probes, acks, gossip ticks. memberlist's
  *   first push-pull comes after a random stagger plus the scaled interval
  *   (30 s × 10 at 10,000 members), so this window has none; the push-pull

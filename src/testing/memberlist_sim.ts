@@ -329,14 +329,16 @@ const preloads = new WeakMap<MemberlistCluster, Preload>();
 
 /**
  * Start `n` more members that already know each other (members started
- * earlier are not among them): each begins with all `n` in its table, alive at incarnation 1 (memberlist's first), with empty
- * broadcast queues — the state a cluster reaches once the join storm of n
- * members has drained (`MemberlistOptions.knownMembers`). No join events are
- * emitted, so view checkers that track events see no history; delegates
- * (Serf) are not told. This is how a 10,000-member cluster is built in
- * seconds: through the protocol it takes n² push-pull merges and
- * n²·retransmit-limit gossip messages, and its broadcast queues alone would
- * need ~16 GB (see `SimCluster.bootstrap` for the protocol route).
+ * earlier are not among them): each begins with all `n` in its table, alive
+ * at incarnation 1 (memberlist's first), and nothing but its own alive in
+ * its broadcast queue (memberlist's setAlive queues it) — the state a
+ * cluster reaches once the join storm of n members has drained
+ * (`MemberlistOptions.knownMembers`). No join events about the others are
+ * emitted and delegates (Serf) are not told. This is how a 10,000-member
+ * cluster is built in about a minute: through the protocol it takes n²
+ * push-pull merges and n²·retransmit-limit gossip messages, and its
+ * broadcast queues alone would need ~16 GB (see `SimCluster.bootstrap` for
+ * the protocol route).
  *
  * Timers start as for members created together: first probe one interval
  * in, push-pull after memberlist's stagger plus the scaled interval.

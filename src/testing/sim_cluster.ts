@@ -263,6 +263,9 @@ export class SimCluster<M extends Machine<E>, E> {
   readonly #port: number;
   readonly #members: MemberRecord[] = [];
   readonly #byName = new Map<string, MemberRecord>();
+  // Names of a start() batch not created yet: members already, so a machine
+  // that starts out knowing its peers (startConverged) holds no phantoms.
+  readonly #starting = new Set<string>();
   readonly #listeners: EventListener<E>[] = [];
   // Members whose leave is in progress → shut down when it completes?
   readonly #pendingShutdown = new Map<number, boolean>();
@@ -404,7 +407,18 @@ export class SimCluster<M extends Machine<E>, E> {
    */
   start(n: number): string[] {
     const names: string[] = [];
-    for (let i = 0; i < n; i++) names.push(this.add());
+    for (let i = 0; i < n; i++) {
+      names.push(memberName(this.#members.length + i));
+    }
+    for (const name of names) this.#starting.add(name);
+    try {
+      for (const name of names) {
+        this.#starting.delete(name);
+        this.add(name);
+      }
+    } finally {
+      this.#starting.clear();
+    }
     return names;
   }
 
@@ -449,7 +463,7 @@ export class SimCluster<M extends Machine<E>, E> {
    * @returns true when known
    */
   has(name: string): boolean {
-    return this.#byName.has(name);
+    return this.#byName.has(name) || this.#starting.has(name);
   }
 
   /**
