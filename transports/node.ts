@@ -96,17 +96,18 @@ export async function nodeTransport(
     bytes: Uint8Array,
     port: number,
     host: string,
-    retry: boolean,
+    retries: number,
   ): void => {
     udp.send(bytes, port, host, (err: Error | null) => {
       if (!err) return;
       // An ICMP port-unreachable of an earlier datagram (to a dead member)
       // can surface as ECONNREFUSED on this send (Bun's node:dgram), which
-      // then was not sent: try it once more.
+      // then was not sent: try it again, a few times at most.
       if (
-        retry && (err as { code?: string }).code === "ECONNREFUSED" && !closed
+        retries > 0 && (err as { code?: string }).code === "ECONNREFUSED" &&
+        !closed
       ) {
-        send(bytes, port, host, false);
+        send(bytes, port, host, retries - 1);
       } else stats.sendErrors++;
     });
   };
@@ -121,7 +122,7 @@ export async function nodeTransport(
         const host = family === "udp6" && isIPv4(to.host)
           ? `::ffff:${to.host}`
           : to.host;
-        send(bytes, to.port, host, true);
+        send(bytes, to.port, host, 3);
         stats.packetsSent++;
       } catch {
         stats.sendErrors++;

@@ -13,7 +13,7 @@
  *   started in this order; each joins (`cli.ts join … SEED…`) every member started before it
  * ```
  *
- * Runs in 4–8 s (process start-up and the graceful leaves dominate). No serf binary is needed.
+ * Runs in about 3 s (process start-up and the graceful leaves dominate). No serf binary is needed.
  *
  * @module
  */
