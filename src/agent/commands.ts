@@ -12,14 +12,13 @@
  * @module
  */
 
-import { randomBytes } from "node:crypto";
 import { writeFileSync } from "node:fs";
 import { UsageError } from "../cli/usage.ts";
 import { compileGoRegExp } from "../serf/go_regexp.ts";
 import { distanceSeconds } from "../serf/coordinates.ts";
 import type { EventRecord, RpcMember } from "../codec/rpc.ts";
 import { ipToString } from "../codec/messages.ts";
-import { RpcClient } from "./client.ts";
+import type { RpcClient } from "./client.ts";
 import {
   AGENT_FLAGS,
   configFromFlags,
@@ -43,13 +42,6 @@ import {
 } from "./flags.ts";
 import { configureAgentLogging, LogHub } from "./logs.ts";
 import { serveAgent } from "./serve.ts";
-import {
-  formatSimulation,
-  runSimulation,
-  simulationSvg,
-  SPREAD_PERCENTS,
-  spreadAt,
-} from "./simulate.ts";
 import * as help from "./help.ts";
 
 /** A CLI command. */
@@ -95,6 +87,8 @@ async function withClient(
 ): Promise<number> {
   const addr = rpcAddr(p);
   let c: RpcClient;
+  // The client is loaded by client commands only, so `agent` loads less code.
+  const { RpcClient } = await import("./client.ts");
   try {
     c = await RpcClient.connect(addr, {
       authKey: flagString(
@@ -735,7 +729,9 @@ const keygenCommand: Command = {
   help: help.KEYGEN,
   flags: [],
   run() {
-    out(btoa(String.fromCharCode(...randomBytes(32))));
+    out(
+      btoa(String.fromCharCode(...crypto.getRandomValues(new Uint8Array(32)))),
+    );
     return Promise.resolve(0);
   },
 };
@@ -1024,7 +1020,7 @@ const simulateCommand: Command = {
   synopsis: "Simulate convergence, failure detection and traffic",
   help: help.SIMULATE,
   flags: SIMULATE_FLAGS,
-  run(p) {
+  async run(p) {
     noArgs(p, help.SIMULATE);
     const nodes = flagInt(p, "nodes", 50);
     if (nodes < 2 || nodes > 5_000) {
@@ -1045,6 +1041,15 @@ const simulateCommand: Command = {
       nodeName: "sim",
     });
     const ml = poolMemberlist(config, "lan");
+    // The simulator (src/testing/) is loaded by this command only, so
+    // `agent` does not carry it (bench/idle/README.md).
+    const {
+      formatSimulation,
+      runSimulation,
+      simulationSvg,
+      SPREAD_PERCENTS,
+      spreadAt,
+    } = await import("./simulate.ts");
     const r = runSimulation({
       nodes,
       profile: config.profile,
@@ -1079,7 +1084,7 @@ const simulateCommand: Command = {
         2,
       ));
     } else out(formatSimulation(r));
-    return Promise.resolve(0);
+    return 0;
   },
 };
 

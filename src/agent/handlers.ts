@@ -23,7 +23,6 @@
  * @module
  */
 
-import { spawn } from "node:child_process";
 import process from "node:process";
 import { getLogger } from "@logtape/logtape";
 import type { SerfEvent, SerfMemberInfo } from "../serf/events.ts";
@@ -256,13 +255,16 @@ export interface ScriptResult {
  * @param timeoutMs kill it (and its process group) after this
  * @returns the exit code and output
  */
-export function runScript(
+export async function runScript(
   script: string,
   env: Record<string, string>,
   stdin: Uint8Array,
   timeoutMs: number,
 ): Promise<ScriptResult> {
-  return new Promise((resolve) => {
+  // Loaded on first use: an agent without handlers never pays for
+  // node:child_process (its Node-compat init costs RSS on Deno; bench/idle/).
+  const { spawn } = await import("node:child_process");
+  return await new Promise((resolve) => {
     const child = spawn("/bin/sh", ["-c", script], {
       env,
       stdio: ["pipe", "pipe", "pipe"],

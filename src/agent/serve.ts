@@ -19,7 +19,7 @@ import { getLogger } from "@logtape/logtape";
 import { Agent } from "./agent.ts";
 import type { AgentConfig } from "./config.ts";
 import type { LogHub } from "./logs.ts";
-import { type MetricsServer, startMetricsServer } from "./metrics.ts";
+import type { MetricsServer } from "./metrics.ts";
 import { RpcServer } from "./rpc.ts";
 
 const logger = getLogger(["grapevine", "agent"]);
@@ -94,6 +94,9 @@ async function startAndServe(
       });
     }
     if (config.metricsAddr !== "") {
+      // Loaded only when asked for: node:http is the largest Node-compat
+      // module an agent could load (bench/idle/README.md).
+      const { startMetricsServer } = await import("./metrics.ts");
       metrics = await startMetricsServer(agent, config.metricsAddr);
     }
   } catch (e) {

@@ -109,6 +109,7 @@ export class BroadcastQueue {
   readonly #byName = new Map<string, Entry>();
   readonly #update: Entry[] = new Array<Entry>(MAX_LEVEL);
   #nextId = 0;
+  #queuedTotal = 0;
 
   /**
    * An empty queue.
@@ -124,6 +125,14 @@ export class BroadcastQueue {
   /** Number of queued broadcasts. */
   get length(): number {
     return this.#size;
+  }
+
+  /**
+   * Broadcasts queued since creation: when it changes, a new broadcast
+   * arrived (Serf tells memberlist so, for eager gossip).
+   */
+  get queuedTotal(): number {
+    return this.#queuedTotal;
   }
 
   /**
@@ -149,6 +158,7 @@ export class BroadcastQueue {
       ? 1
       : this.#nextId + 1;
     const id = this.#nextId;
+    this.#queuedTotal++;
     const e = entry(name, msg, id, onFinished, levelOf(id));
     this.#insert(e);
     if (name !== null) this.#byName.set(name, e);

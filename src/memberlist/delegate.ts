@@ -33,6 +33,18 @@ export interface MemberlistDelegate {
    */
   getBroadcasts?(overheadBytes: number, limitBytes: number): Uint8Array[];
   /**
+   * Whether `getBroadcasts` may return anything (not in memberlist: it lets
+   * the core disarm its gossip timer while every queue is empty, since
+   * memberlist's `gossip()` sends nothing then). A delegate that has
+   * `getBroadcasts` but not this hook is assumed to always have some, and
+   * the gossip timer ticks as in memberlist. A delegate with this hook
+   * should call `Memberlist.delegateBroadcastQueued(now)` (allowed from
+   * inside a hook) whenever it queues a broadcast, which re-arms the timer
+   * (and gossips at once with `eagerGossip`); otherwise its broadcast waits
+   * for the next probe tick, which re-arms the timer too.
+   */
+  hasBroadcasts?(): boolean;
+  /**
    * Delegate state to send in a push-pull; `join` tells a join from the
    * periodic exchange (memberlist `Delegate.LocalState`).
    */

@@ -48,6 +48,12 @@
  * the suspicion at check time — for a member that really died, every
  * member sends them once.
  *
+ * A second deviation, on by default and off with `eagerGossip: false`, only
+ * moves gossip rounds earlier: *eager gossip* (see `#wantGossip`). And one
+ * change that is invisible on the wire: the gossip timer is disarmed while
+ * nothing is queued, since memberlist's `gossip()` sends nothing then (an
+ * idle member wakes for its probe ticks, not 5 more times a second).
+ *
  * @module
  */
 
@@ -286,6 +292,10 @@ export class Memberlist implements Machine<MemberlistEvent> {
   #probeIndex = 0;
   #probe: ProbeRun | null = null;
   #probeTickPending = false;
+  // Gossip ticks are at #gossipOriginMs + k·gossipIntervalMs, k ≥ 1
+  // (memberlist's ticker); #lastGossipMs is the last round of any kind.
+  #gossipOriginMs: number;
+  #lastGossipMs = Number.NEGATIVE_INFINITY;
   readonly #relays = new Map<number, Relay>();
   readonly #streams = new Map<number, StreamCtx>();
   #nextStreamId = 0;
@@ -358,6 +368,7 @@ export class Memberlist implements Machine<MemberlistEvent> {
     );
     this.#awareness = new Awareness(config.awarenessMaxMultiplier);
     const now = options.now;
+    this.#gossipOriginMs = now;
     this.#aliveNode(this.#selfAlive(this.#nextIncarnation()), true, now);
     for (const a of options.knownMembers ?? []) this.#preload(a, now);
     this.#schedule(now);
@@ -454,7 +465,9 @@ export class Memberlist implements Machine<MemberlistEvent> {
   /** Handle every deadline ≤ `now`; late calls are harmless. */
   handleTimeout(now: number): void {
     // Bounded loop: a handler can only re-arm deadlines in the future, or
-    // at `now` for a suspicion confirmed to zero, which fires once.
+    // at `now` for a suspicion confirmed to zero, which fires once, or for
+    // an eager gossip round, which runs at most once per `now` (the next
+    // one is ≥ 1 ms later, see `#wantGossip`).
     for (let i = 0; i < 100_000 && !this.#shutdown; i++) {
       const due = this.#deadlines.popDue(now);
       if (due === undefined) return;
@@ -617,10 +630,22 @@ export class Memberlist implements Machine<MemberlistEvent> {
    * the delegate's broadcasts, retransmitted like them.
    *
    * @param bytes the payload (without the type byte)
-   * @param _now current time
+   * @param now current time
    */
-  queueBroadcast(bytes: Uint8Array, _now: number): void {
+  queueBroadcast(bytes: Uint8Array, now: number): void {
     this.#userBroadcasts.queue(null, encodeUser(bytes));
+    this.#wantGossip(now, true);
+  }
+
+  /**
+   * The delegate (Serf) queued a new broadcast for `getBroadcasts`: arm
+   * the gossip timer, with eager gossip for a round at once (see
+   * `eagerGossip`). May be called from inside a delegate hook.
+   *
+   * @param now current time
+   */
+  delegateBroadcastQueued(now: number): void {
+    this.#wantGossip(now, true);
   }
 
   /**
@@ -661,10 +686,8 @@ export class Memberlist implements Machine<MemberlistEvent> {
     const c = this.#config;
     // memberlist's tickers tick at creation + k·interval; its random stagger
     // only delays reading the (buffered) first tick, so it changes nothing.
+    // The gossip timer was armed when our alive was queued (#wantGossip).
     this.#deadlines.set("probe", now + c.probeIntervalMs);
-    if (c.gossipIntervalMs > 0 && c.gossipNodes > 0) {
-      this.#deadlines.set("gossip", now + c.gossipIntervalMs);
-    }
     if (c.pushPullIntervalMs > 0) {
       // memberlist pushPullTrigger: random stagger, then a scaled period.
       const stagger = randomOffset(c.pushPullIntervalMs, this.#prng);
@@ -680,11 +703,7 @@ export class Memberlist implements Machine<MemberlistEvent> {
       case "probe":
         return this.#onProbeTick(atMs, now);
       case "gossip":
-        this.#deadlines.set(
-          "gossip",
-          nextTick(atMs, this.#config.gossipIntervalMs, now),
-        );
-        return this.#gossip(now);
+        return this.#onGossipDeadline(now);
       case "pushPullStagger":
       case "pushPull":
         return this.#onPushPullTick(kind === "pushPullStagger", now);
@@ -716,6 +735,12 @@ export class Memberlist implements Machine<MemberlistEvent> {
       "probe",
       nextTick(atMs, this.#config.probeIntervalMs, now),
     );
+    // A safety net for a delegate that queued broadcasts without calling
+    // delegateBroadcastQueued: the probe tick wakes us anyway, so checking
+    // here bounds their wait by one probe interval at no extra wake-up.
+    if (this.#deadlines.get("gossip") === undefined && this.#hasBroadcasts()) {
+      this.#wantGossip(now, false);
+    }
     // memberlist probes synchronously on its ticker goroutine; a tick that
     // comes during a probe waits in the ticker's 1-slot channel, the rest
     // are dropped.
@@ -1052,14 +1077,14 @@ export class Memberlist implements Machine<MemberlistEvent> {
         a.incarnation === state.incarnation && bytesEqual(a.meta, state.meta) &&
         bytesEqual(a.vsn, state.vsn)
       ) return;
-      this.#refute(state, a.incarnation);
+      this.#refute(state, a.incarnation, now);
       logger.warn`Refuting an alive message for '${a.node}' (${
         ipToString(a.addr)
       }:${a.port}) meta:(${a.meta.length} bytes VS ${state.meta.length} bytes), vsn:(${[
         ...a.vsn,
       ]} VS ${state.vsn})`;
     } else {
-      this.#broadcast(a.node, encodeAlive(a));
+      this.#broadcast(a.node, encodeAlive(a), now);
       if (a.vsn.length >= 6) state.vsn = vsnFromWire(a.vsn);
       state.incarnation = a.incarnation;
       // Copies: decoded bytes are views into the host's packet buffer.
@@ -1197,17 +1222,21 @@ export class Memberlist implements Machine<MemberlistEvent> {
       // re-gossiped, so confirmations keep flowing without echo storms.
       if (timer.confirm(s.from, now)) {
         this.#armSuspicion(s.node, timer);
-        this.#broadcast(s.node, encodeAccusation(MessageType.suspect, s));
+        this.#broadcast(
+          s.node,
+          encodeAccusation(MessageType.suspect, s),
+          now,
+        );
       }
       return;
     }
     if (state.state !== "alive") return;
     if (state.name === this.#name) {
-      this.#refute(state, s.incarnation);
+      this.#refute(state, s.incarnation, now);
       logger.warn`Refuting a suspect message (from: ${s.from})`;
       return;
     }
-    this.#broadcast(s.node, encodeAccusation(MessageType.suspect, s));
+    this.#broadcast(s.node, encodeAccusation(MessageType.suspect, s), now);
     state.incarnation = s.incarnation;
     state.state = "suspect";
     state.stateChangeMs = now;
@@ -1258,7 +1287,7 @@ export class Memberlist implements Machine<MemberlistEvent> {
     if (deadOrLeft(state)) return;
     if (state.name === this.#name) {
       if (!this.#leaving) {
-        this.#refute(state, d.incarnation);
+        this.#refute(state, d.incarnation, now);
         logger.warn`Refuting a dead message (from: ${d.from})`;
         return;
       }
@@ -1266,10 +1295,11 @@ export class Memberlist implements Machine<MemberlistEvent> {
       this.#broadcast(
         d.node,
         encodeAccusation(MessageType.dead, d),
+        now,
         onFinished,
       );
     } else {
-      this.#broadcast(d.node, encodeAccusation(MessageType.dead, d));
+      this.#broadcast(d.node, encodeAccusation(MessageType.dead, d), now);
     }
     state.incarnation = d.incarnation;
     state.state = d.node === d.from ? "left" : "dead";
@@ -1278,7 +1308,7 @@ export class Memberlist implements Machine<MemberlistEvent> {
   }
 
   // memberlist refute (SPEC §6.1): beat the accusation, lose a health point.
-  #refute(me: NodeState, accusedInc: number): void {
+  #refute(me: NodeState, accusedInc: number, now: number): void {
     let inc = this.#nextIncarnation();
     if (accusedInc >= inc) {
       this.#incarnation = (accusedInc + 1) >>> 0;
@@ -1296,7 +1326,7 @@ export class Memberlist implements Machine<MemberlistEvent> {
       vsn: me.vsn,
     });
     // memberlist names this broadcast by our address string, not our name.
-    this.#broadcast(ipToString(me.addr), alive);
+    this.#broadcast(ipToString(me.addr), alive, now);
   }
 
   // The liveness veto (see the module doc): a suspect that showed signs of
@@ -1396,26 +1426,118 @@ export class Memberlist implements Machine<MemberlistEvent> {
 
   // -------------------------------------------------------------- gossip
 
+  // A gossip deadline fired, a regular tick or an eager round: run
+  // memberlist's gossip(), then wait for the next phase-aligned tick while
+  // anything is left to send. Nothing left (every queue drained), or no
+  // member to send to (a lone member): disarm, as memberlist's gossip()
+  // would send nothing at the coming ticks; whatever changes that queues a
+  // broadcast (a new or returning member is itself gossiped), which re-arms
+  // the timer. kRandomNodes may pick nobody by chance (3n tries), so an
+  // empty pick is checked against the whole table.
+  #onGossipDeadline(now: number): void {
+    // Drained by piggybacking on probes since the timer was armed.
+    if (!this.#hasBroadcasts()) return;
+    this.#lastGossipMs = now;
+    const picked = this.#gossip(now);
+    if (
+      (picked > 0 || this.#anyGossipTarget(now)) && this.#hasBroadcasts()
+    ) this.#deadlines.set("gossip", this.#gossipTickAfter(now));
+  }
+
+  // Arm the gossip timer for a broadcast queued at `now`: the next regular
+  // tick, or with eager gossip (`eager`: the broadcast is new) a round at
+  // once, at least eagerGossipMinIntervalMs after the previous round.
+  //
+  // Why eager gossip stays within memberlist's semantics: SWIM disseminates
+  // infection-style (SWIM §4.1, after Demers et al.'s epidemic algorithms):
+  // what bounds the cost and guarantees the reach is that each update is
+  // sent λ·log n times to random members, not when. The eager round is
+  // memberlist's gossip() itself (state.go): GossipNodes random targets by
+  // the same rule (alive, suspect, or dead for less than
+  // GossipToTheDeadTime), the same getBroadcasts packing, one transmit
+  // counted per target exactly as at a tick, so the TransmitLimitedQueue
+  // retires each broadcast after the same RetransmitMult·ceil(log10(n+1))
+  // transmissions. A receiver cannot tell an early round from a regular one
+  // (a gossip packet carries no time). Only the timing moves earlier: the
+  // first round of a new broadcast, on its origin and on every member that
+  // forwards it, runs at once instead of 0–GossipInterval later. Regular
+  // ticks keep memberlist's phase (creation + k·GossipInterval). The
+  // spacing bounds the rate: an eager round comes ≥ eagerGossipMinIntervalMs
+  // after the round before it, so a burst of broadcasts coalesces into one
+  // packet per target.
+  #wantGossip(now: number, eager: boolean): void {
+    const c = this.#config;
+    if (this.#shutdown || c.gossipIntervalMs <= 0 || c.gossipNodes <= 0) {
+      return;
+    }
+    // The next regular tick after `now`: a tick at `now` itself counts as
+    // run, as if armed, since a host handles the timers due at `now` before
+    // input that arrives at the same instant (and "gossip" sorts before
+    // every other deadline name), so the broadcast waits for the next one.
+    let at = this.#gossipTickAfter(Math.max(now, this.#lastGossipMs));
+    if (eager && c.eagerGossip) {
+      const early = Math.max(
+        now,
+        this.#lastGossipMs + c.eagerGossipMinIntervalMs,
+      );
+      if (early < at) at = early;
+    }
+    const armed = this.#deadlines.get("gossip");
+    if (armed === undefined || at < armed) this.#deadlines.set("gossip", at);
+  }
+
+  // The first regular gossip tick strictly after `t`.
+  #gossipTickAfter(t: number): number {
+    const interval = this.#config.gossipIntervalMs;
+    const k = Math.floor((t - this.#gossipOriginMs) / interval) + 1;
+    return this.#gossipOriginMs + Math.max(1, k) * interval;
+  }
+
+  // Whether a gossip round could send anything: memberlist's queue, ours,
+  // or the delegate's (assumed non-empty without its `hasBroadcasts`).
+  #hasBroadcasts(): boolean {
+    if (this.#broadcasts.length > 0 || this.#userBroadcasts.length > 0) {
+      return true;
+    }
+    const d = this.#delegate;
+    if (d.getBroadcasts === undefined) return false;
+    return d.hasBroadcasts === undefined ? true : d.hasBroadcasts();
+  }
+
+  // memberlist gossip's target rule: alive, suspect, or dead for less than
+  // GossipToTheDeadTime (so the dead learn of it and can refute).
+  #isGossipTarget(s: NodeState, now: number): boolean {
+    return s.name !== this.#name &&
+      (s.state === "alive" || s.state === "suspect" ||
+        (s.state === "dead" &&
+          now - s.stateChangeMs <= this.#config.gossipToTheDeadTimeMs));
+  }
+
+  #anyGossipTarget(now: number): boolean {
+    for (const s of this.#table.nodes) {
+      if (this.#isGossipTarget(s, now)) return true;
+    }
+    return false;
+  }
+
   // memberlist gossip: each chosen node costs one transmit of each message.
-  #gossip(now: number): void {
-    const deadTimeMs = this.#config.gossipToTheDeadTimeMs;
+  // Returns the number of targets chosen.
+  #gossip(now: number): number {
     const targets = this.#table.randomNodes(
       this.#config.gossipNodes,
-      (s) =>
-        s.name !== this.#name &&
-        (s.state === "alive" || s.state === "suspect" ||
-          (s.state === "dead" && now - s.stateChangeMs <= deadTimeMs)),
+      (s) => this.#isGossipTarget(s, now),
       this.#prng,
     );
     const avail = this.#config.udpBufferSize - COMPOUND_HEADER_OVERHEAD -
       this.#sealOverheadBytes;
     for (const node of targets) {
       const msgs = this.#getBroadcasts(COMPOUND_OVERHEAD, avail);
-      if (msgs.length === 0) return;
+      if (msgs.length === 0) break;
       for (const body of makeCompounds(msgs)) {
         this.#rawSendPacket(nodeAddress(node), node, body);
       }
     }
+    return targets.length;
   }
 
   // memberlist getBroadcasts: its own first, then the delegate's (Serf),
@@ -1451,9 +1573,11 @@ export class Memberlist implements Machine<MemberlistEvent> {
   #broadcast(
     name: string,
     msg: Uint8Array,
+    now: number,
     onFinished: (() => void) | null = null,
   ): void {
     this.#broadcasts.queue(name, msg, onFinished);
+    this.#wantGossip(now, true);
   }
 
   // ------------------------------------------------------------ sending

@@ -340,6 +340,8 @@ export class Serf implements Machine<SerfEvent> {
   readonly #broadcasts: BroadcastQueue;
   readonly #eventBroadcasts: BroadcastQueue;
   readonly #queryBroadcasts: BroadcastQueue;
+  // queuedTotal of the three queues when memberlist was last told.
+  #broadcastsSeen = 0;
   readonly #eventBuffer: EventBuffer;
   readonly #queryBuffer: QueryBuffer;
   readonly #outstanding = new Map<number, OutstandingQuery>();
@@ -940,6 +942,9 @@ export class Serf implements Machine<SerfEvent> {
       nodeMeta: (limit) => this.#nodeMeta(limit),
       notifyMsg: (payload, now) => this.#notifyMsg(payload, now),
       getBroadcasts: (overhead, limit) => this.#getBroadcasts(overhead, limit),
+      hasBroadcasts: () =>
+        this.#broadcasts.length + this.#queryBroadcasts.length +
+            this.#eventBroadcasts.length > 0,
       localState: () => this.#localState(),
       mergeRemoteState: (buf, join, now) =>
         this.#mergeRemoteState(buf, join, now),
@@ -2181,6 +2186,14 @@ export class Serf implements Machine<SerfEvent> {
       }
     }
     if (this.#isShutdown()) return;
+    // New intents, events or queries: tell memberlist, which gossips them
+    // at once (eager gossip) and re-arms its idle gossip timer.
+    const queued = this.#broadcasts.queuedTotal +
+      this.#queryBroadcasts.queuedTotal + this.#eventBroadcasts.queuedTotal;
+    if (queued !== this.#broadcastsSeen) {
+      this.#broadcastsSeen = queued;
+      this.#ml.delegateBroadcastQueued(now);
+    }
     const op = this.#leaveOp;
     if (op !== null && op.phase === "intent" && op.intentSent) {
       this.#leaveMemberlist(now);

@@ -4,8 +4,9 @@
 // 1: no local health; suspicionMaxTimeoutMult 1: every suspicion runs the
 // minimum timeout, confirmations change nothing), on the same seeds. Both
 // run as memberlist 0.2.2 does, without our liveness veto
-// (`suspicionLivenessVeto: false`); a third run shows our default, Lifeguard
-// plus the veto, on the same seeds.
+// (`suspicionLivenessVeto: false`) and with its gossip timing
+// (`eagerGossip: false`); a third run shows our default, Lifeguard plus the
+// veto and eager gossip, on the same seeds.
 //
 // Why bursts of 1–3 s and not shorter: memberlist's prober waits for any ack
 // until the end of its 1 s probe interval, and a paused member answers at
@@ -45,11 +46,12 @@ function trial(seed: number, mode: Mode): Outcome {
     config: mode === "default"
       ? {}
       : mode === "lifeguard"
-      ? { suspicionLivenessVeto: false }
+      ? { suspicionLivenessVeto: false, eagerGossip: false }
       : {
         awarenessMaxMultiplier: 1,
         suspicionMaxTimeoutMult: 1,
         suspicionLivenessVeto: false,
+        eagerGossip: false,
       },
   });
   c.start(N);
