@@ -16,18 +16,44 @@ import { MsgpackReader, readStruct } from "./msgpack.ts";
 const HAS_LABEL = 244;
 
 /**
+ * Where measuring a push-pull stopped, so the next call on the same (grown)
+ * buffer resumes after the node states already skipped instead of parsing
+ * them again: a reader that re-measured a 20 MiB push-pull from its start on
+ * every TCP read would do O(n²) work, which a peer trickling node states
+ * could use to starve the event loop. Start with {@linkcode newMeasureProgress}.
+ */
+export interface MeasureProgress {
+  /** Offset after the last whole node state (0: header not read yet). */
+  offset: number;
+  /** Node states still to skip. */
+  nodesLeft: number;
+  /** The header's UserStateLen. */
+  userStateLen: number;
+}
+
+/** A fresh {@linkcode MeasureProgress}, for one message. */
+export function newMeasureProgress(): MeasureProgress {
+  return { offset: 0, nodesLeft: 0, userStateLen: 0 };
+}
+
+/**
  * Length of the first complete stream message in `buf`, or -1 when more
  * bytes are needed. Throws {@link DecodeError} for a message that is
  * malformed, of an unknown type, or declares more than `maxBytes`.
  *
  * @param buf bytes read so far
  * @param maxBytes the largest message accepted (memberlist: 20 MiB)
+ * @param progress resume state across calls on the same growing buffer
  */
-export function streamMessageLength(buf: Uint8Array, maxBytes: number): number {
+export function streamMessageLength(
+  buf: Uint8Array,
+  maxBytes: number,
+  progress?: MeasureProgress,
+): number {
   if (buf.length === 0) return -1;
   let n: number;
   try {
-    n = measure(buf, 0, maxBytes);
+    n = measure(buf, 0, maxBytes, progress);
   } catch (e) {
     if (e instanceof DecodeError && e.reason === "truncated") n = -1;
     else throw e;
@@ -43,7 +69,12 @@ export function streamMessageLength(buf: Uint8Array, maxBytes: number): number {
 
 // Total length of the message starting at `start`; throws "truncated" when
 // the buffer ends first.
-function measure(buf: Uint8Array, start: number, maxBytes: number): number {
+function measure(
+  buf: Uint8Array,
+  start: number,
+  maxBytes: number,
+  progress?: MeasureProgress,
+): number {
   const type = buf[start];
   const r = new MsgpackReader(buf, start + 1);
   switch (type) {
@@ -66,10 +97,10 @@ function measure(buf: Uint8Array, start: number, maxBytes: number): number {
       const len = buf[start + 1];
       if (len === 0) throw new DecodeError("label", "Empty label header");
       if (buf.length < start + 2 + len + 1) truncated();
-      return 2 + len + measure(buf, start + 2 + len, maxBytes);
+      return 2 + len + measure(buf, start + 2 + len, maxBytes, progress);
     }
     case MessageType.pushPull:
-      return measurePushPull(r, start, maxBytes);
+      return measurePushPull(buf, start, maxBytes, progress);
     case MessageType.user: {
       let userLen = 0;
       readStruct(r, (k) => {
@@ -77,6 +108,9 @@ function measure(buf: Uint8Array, start: number, maxBytes: number): number {
         userLen = r.uint(32);
         return true;
       });
+      // A declared length past the limit can never be read: refuse it now
+      // rather than after buffering maxBytes.
+      tooLarge(r.offset - start + userLen, maxBytes);
       return need(buf, start, r.offset - start + userLen);
     }
     case MessageType.compress:
@@ -90,28 +124,53 @@ function measure(buf: Uint8Array, start: number, maxBytes: number): number {
 }
 
 function measurePushPull(
-  r: MsgpackReader,
+  buf: Uint8Array,
   start: number,
   maxBytes: number,
+  progress: MeasureProgress = newMeasureProgress(),
 ): number {
-  let nodes = 0;
-  let userStateLen = 0;
-  readStruct(r, (k) => {
-    if (k === "Nodes") nodes = r.uint(32);
-    else if (k === "UserStateLen") userStateLen = r.uint(32);
-    else return false;
-    return true;
-  });
-  if (userStateLen > maxBytes) {
+  if (progress.offset <= start) {
+    const r = new MsgpackReader(buf, start + 1);
+    let nodes = 0;
+    let userStateLen = 0;
+    readStruct(r, (k) => {
+      if (k === "Nodes") nodes = r.uint(32);
+      else if (k === "UserStateLen") userStateLen = r.uint(32);
+      else return false;
+      return true;
+    });
+    if (userStateLen > maxBytes) {
+      throw new DecodeError(
+        "too-large",
+        `Push-pull user state of ${userStateLen} bytes exceeds ${maxBytes}`,
+      );
+    }
+    // Every node state takes at least one byte: a count whose smallest
+    // encoding is over the limit can never arrive (memberlist reads it
+    // through a LimitReader of maxPushStateBytes, net.go readRemoteState).
+    tooLarge(r.offset - start + nodes + userStateLen, maxBytes);
+    progress.offset = r.offset;
+    progress.nodesLeft = nodes;
+    progress.userStateLen = userStateLen;
+  }
+  const r = new MsgpackReader(buf, progress.offset);
+  while (progress.nodesLeft > 0) {
+    r.skip();
+    progress.offset = r.offset;
+    progress.nodesLeft--;
+  }
+  const total = r.offset - start + progress.userStateLen;
+  if (r.remaining < progress.userStateLen) truncated();
+  return total;
+}
+
+function tooLarge(total: number, maxBytes: number): void {
+  if (total > maxBytes) {
     throw new DecodeError(
       "too-large",
-      `Push-pull user state of ${userStateLen} bytes exceeds ${maxBytes}`,
+      `Stream message of at least ${total} bytes exceeds ${maxBytes}`,
     );
   }
-  for (let i = 0; i < nodes; i++) r.skip();
-  const total = r.offset - start + userStateLen;
-  if (r.offset + userStateLen > r.offset + r.remaining) truncated();
-  return total;
 }
 
 function need(buf: Uint8Array, start: number, total: number): number {
