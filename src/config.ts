@@ -77,17 +77,16 @@ export interface MemberlistConfig {
   eagerGossip: boolean;
   /**
    * Least time between an eager round and the round before it (whole ms,
-   * ≥ 1), so a burst of broadcasts coalesces into one packet per target and
-   * eager rounds add at most `1000 / eagerGossipMinIntervalMs` rounds a
-   * second. Default half the profile's `gossipIntervalMs` (LAN 100, WAN
-   * 250, Local 50): under sustained load at most twice memberlist's round
-   * rate (LAN: 10 rounds, 30 gossip packets a second), while a broadcast
-   * that reaches a quiet member leaves at once. Measured in the simulator
-   * (16 members, 50 user events a second, `tests/sim/_eager.ts`): 32
-   * instead of 17 packets and 1.3× the bytes a second per member, each
-   * event at every member in half memberlist's time; a quarter interval
-   * gave 62 packets and 1.7× the bytes. Set it again when you change
-   * `gossipIntervalMs`.
+   * ≥ 1), so a burst of broadcasts coalesces into one packet per target.
+   * Default: the profile's `gossipIntervalMs` (LAN 200, WAN 500, Local
+   * 100). A broadcast that reaches a member which has not gossiped for an
+   * interval leaves at once; under sustained load rounds fall back on the
+   * regular ticks, so a member never runs more gossip rounds a second than
+   * memberlist would (an eager round can only fill a gap left by ticks
+   * that had nothing to send). Measured: half an interval cut the per-hop
+   * wait under 50 user events a second too, but cost 1.3× the packets and
+   * 1.2–1.3× the CPU (bench/load/README.md); one event at a time spreads
+   * as fast either way. Set it again when you change `gossipIntervalMs`.
    */
   eagerGossipMinIntervalMs: number;
   /** How long dead members still get gossip (and stay in the list). */
@@ -151,7 +150,7 @@ export function lanConfig(
     gossipNodes: 3,
     gossipIntervalMs: 200,
     eagerGossip: true,
-    eagerGossipMinIntervalMs: 100,
+    eagerGossipMinIntervalMs: 200,
     gossipToTheDeadTimeMs: 30_000,
     gossipVerifyIncoming: true,
     gossipVerifyOutgoing: true,
@@ -177,7 +176,7 @@ export function wanConfig(
     probeIntervalMs: 5_000,
     gossipNodes: 4,
     gossipIntervalMs: 500,
-    eagerGossipMinIntervalMs: 250,
+    eagerGossipMinIntervalMs: 500,
     gossipToTheDeadTimeMs: 60_000,
     ...overrides,
   });
@@ -196,7 +195,7 @@ export function localConfig(
     probeTimeoutMs: 200,
     probeIntervalMs: 1_000,
     gossipIntervalMs: 100,
-    eagerGossipMinIntervalMs: 50,
+    eagerGossipMinIntervalMs: 100,
     gossipToTheDeadTimeMs: 15_000,
     ...overrides,
   });

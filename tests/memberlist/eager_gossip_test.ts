@@ -83,11 +83,11 @@ function userPayloads(bytes: Uint8Array): string[] {
 
 const text = (s: string): Uint8Array => new TextEncoder().encode(s);
 
-test("config: eagerGossip defaults on; eagerGossipMinIntervalMs is half the profile's gossip interval", () => {
+test("config: eagerGossip defaults on; eagerGossipMinIntervalMs is the profile's gossip interval", () => {
   assert.equal(lanConfig().eagerGossip, true);
-  assert.equal(lanConfig().eagerGossipMinIntervalMs, 100);
-  assert.equal(wanConfig().eagerGossipMinIntervalMs, 250);
-  assert.equal(localConfig().eagerGossipMinIntervalMs, 50);
+  assert.equal(lanConfig().eagerGossipMinIntervalMs, 200);
+  assert.equal(wanConfig().eagerGossipMinIntervalMs, 500);
+  assert.equal(localConfig().eagerGossipMinIntervalMs, 100);
   assert.throws(
     () => lanConfig({ eagerGossip: 1 as unknown as boolean }),
     (e) =>
@@ -144,21 +144,25 @@ test("eager rounds keep a minimum spacing; the regular ticks keep their phase", 
   const m = member(4); // L = 4·ceil(log10(5)) = 4 transmits: 2 rounds each
   runUntil(m, 5_000);
   m.queueBroadcast(text("a"), 5_010);
-  assert.equal(gossipAt(m), 5_010);
+  assert.equal(gossipAt(m), 5_010, "quiet member: at once");
   runUntil(m, 5_010);
   assert.equal(gossipAt(m), 5_200, "a left: the next phase-aligned tick");
+  // Within an interval of a round, a new broadcast rides the regular tick:
+  // never more rounds a second than memberlist's ticker runs.
   m.queueBroadcast(text("b"), 5_020);
-  assert.equal(gossipAt(m), 5_110, "100 ms after the previous round");
-  const sent = runUntil(m, 5_110);
+  assert.equal(gossipAt(m), 5_200, "not 5_020, not 5_210");
+  const sent = runUntil(m, 5_200);
   assert.equal(sent.length, 3);
   assert.ok(sent.every((p) => userPayloads(p.bytes).includes("b")));
-  assert.equal(gossipAt(m), 5_200, "not 5_310: memberlist's ticker phase");
-  // A broadcast right after a regular tick waits the spacing, not a tick.
-  runUntil(m, 6_000);
-  m.queueBroadcast(text("c"), 6_000);
-  runUntil(m, 6_000);
-  m.queueBroadcast(text("d"), 6_001);
-  assert.equal(gossipAt(m), 6_100);
+  runUntil(m, 5_400); // b's last transmit
+  assert.equal(gossipAt(m), undefined, "queue empty: timer disarmed");
+  // A gap of a whole interval since the last round: at once again.
+  m.queueBroadcast(text("c"), 5_650);
+  assert.equal(gossipAt(m), 5_650);
+  runUntil(m, 5_650);
+  assert.equal(gossipAt(m), 5_800, "c left: the tick keeps its phase");
+  m.queueBroadcast(text("d"), 5_700);
+  assert.equal(gossipAt(m), 5_800, "the tick, before 5_850");
 });
 
 test("a burst of broadcasts coalesces into one packet per target", () => {

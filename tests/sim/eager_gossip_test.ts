@@ -84,7 +84,7 @@ for (const n of [8, 32, 64]) {
 }
 
 test(
-  "eager gossip under 50 user events a second: bounded packets, every event delivered, sooner",
+  "eager gossip under 50 user events a second: memberlist's packet rate, every event delivered, no later",
   {
     timeout: 60_000,
   },
@@ -103,12 +103,12 @@ test(
     );
     assert.equal(off.delivered, 1);
     assert.equal(on.delivered, 1);
-    // Eager rounds come ≥ eagerGossipMinIntervalMs (100 ms) apart and after
-    // the round before them: at most twice memberlist's 5 rounds a second,
-    // 3 packets each, plus the probes.
-    assert.ok(on.packetsPerSecond <= 2.2 * off.packetsPerSecond);
-    assert.ok(on.bytesPerSecond <= 1.5 * off.bytesPerSecond);
-    assert.ok(on.fullMsP50 <= 0.67 * off.fullMsP50);
+    // Eager rounds come ≥ eagerGossipMinIntervalMs (one gossip interval)
+    // after the round before them, so under sustained load rounds fall on
+    // the regular ticks: about memberlist's packet rate, events no later.
+    assert.ok(on.packetsPerSecond <= 1.15 * off.packetsPerSecond);
+    assert.ok(on.bytesPerSecond <= 1.15 * off.bytesPerSecond);
+    assert.ok(on.fullMsP50 <= off.fullMsP50);
   },
 );
 
