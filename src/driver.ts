@@ -7,7 +7,6 @@
  * @module
  */
 
-import { lookup } from "node:dns/promises";
 import { getLogger } from "@logtape/logtape";
 import type {
   Address,
@@ -28,7 +27,7 @@ import {
   sealStream,
 } from "./seal.ts";
 import { addLabel, stripLabel } from "./codec/label.ts";
-import { streamMessageLength } from "./codec/stream.ts";
+import { newMeasureProgress, streamMessageLength } from "./codec/stream.ts";
 import { encodeErr } from "./codec/messages.ts";
 import { ipFromString } from "./codec/messages.ts";
 import { DecodeError } from "./codec/errors.ts";
@@ -99,6 +98,9 @@ export class Driver<E, M extends Machine<E> = Machine<E>> {
   #closed = false;
   #nextInboundId = 1;
   readonly #inbound = new Map<number, TransportConn>();
+  // One deadline per inbound stream, cleared when it closes (bounded by the
+  // stream cap, as #inbound).
+  readonly #inboundTimers = new Map<number, ReturnType<typeof setTimeout>>();
   readonly #dials = new Set<Promise<void>>();
   readonly #stats: DriverStats = {
     dropped: new Map(),
@@ -174,6 +176,8 @@ export class Driver<E, M extends Machine<E> = Machine<E>> {
     this.#timer = undefined;
     for (const conn of this.#inbound.values()) conn.close();
     this.#inbound.clear();
+    for (const timer of this.#inboundTimers.values()) clearTimeout(timer);
+    this.#inboundTimers.clear();
     await this.#transport.close();
     await Promise.allSettled([...this.#dials]);
   }
@@ -282,10 +286,16 @@ export class Driver<E, M extends Machine<E> = Machine<E>> {
     const id = this.#nextInboundId++;
     this.#inbound.set(id, conn);
     this.#stats.inboundStreams = this.#inbound.size;
-    const timer = setTimeout(() => {
-      this.#drop("stream-timeout");
-      this.#closeInbound(id);
-    }, this.#opts.streamTimeoutMs);
+    // memberlist sets one deadline (TCPTimeout) on the whole exchange, the
+    // reply's write included (net.go handleConn SetDeadline): a peer that
+    // never reads our push-pull reply must not hold a slot forever.
+    this.#inboundTimers.set(
+      id,
+      setTimeout(() => {
+        this.#drop("stream-timeout");
+        this.#closeInbound(id);
+      }, this.#opts.streamTimeoutMs),
+    );
     try {
       const plain = await this.#readInbound(conn);
       if (plain === null || !this.#inbound.has(id)) {
@@ -298,8 +308,6 @@ export class Driver<E, M extends Machine<E> = Machine<E>> {
         e instanceof DecodeError ? `stream-${e.reason}` : "stream-read",
       );
       this.#closeInbound(id);
-    } finally {
-      clearTimeout(timer);
     }
   }
 
@@ -366,6 +374,8 @@ export class Driver<E, M extends Machine<E> = Machine<E>> {
   }
 
   #closeInbound(id: number): void {
+    clearTimeout(this.#inboundTimers.get(id));
+    this.#inboundTimers.delete(id);
     const conn = this.#inbound.get(id);
     if (conn === undefined) return;
     this.#inbound.delete(id);
@@ -517,8 +527,11 @@ class StreamReader {
   }
 
   async message(): Promise<Uint8Array> {
+    // Resume where the last read stopped: re-measuring from the start on
+    // every chunk is O(n²) for a trickled 20 MiB push-pull.
+    const progress = newMeasureProgress();
     for (;;) {
-      const n = streamMessageLength(this.#view(), this.#max);
+      const n = streamMessageLength(this.#view(), this.#max, progress);
       if (n >= 0) {
         const msg = this.#store.slice(this.#start, this.#start + n);
         this.#start += n;
@@ -535,6 +548,9 @@ class StreamReader {
  */
 export async function resolveAddress(addr: Address): Promise<Address> {
   if (ipFromString(addr.host) !== null) return addr;
+  // node:dns is loaded only for host names: IP literals (the usual case)
+  // never pay for it (bench/idle/README.md).
+  const { lookup } = await import("node:dns/promises");
   const { address } = await lookup(addr.host);
   return { host: address, port: addr.port };
 }

@@ -16,7 +16,7 @@ import { Memberlist } from "./memberlist/memberlist.ts";
 import type { MemberlistDelegate } from "./memberlist/delegate.ts";
 import type { Member, MemberlistEvent } from "./types.ts";
 import type { TransportFactory } from "./transport.ts";
-import { defaultTransport } from "../transports/mod.ts";
+import { defaultTransport } from "../transports/default.ts";
 import { decodeKey, Keyring } from "./seal.ts";
 import { ClosedError, JoinError } from "./errors.ts";
 import { parseAddress } from "./address.ts";

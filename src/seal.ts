@@ -22,14 +22,8 @@
  * @module
  */
 
-import {
-  type CipherGCMTypes,
-  createCipheriv,
-  createDecipheriv,
-  createSecretKey,
-  type KeyObject,
-  randomBytes,
-} from "node:crypto";
+import type * as NodeCrypto from "node:crypto";
+import type { CipherGCMTypes, KeyObject } from "node:crypto";
 import { DecodeError } from "./codec/errors.ts";
 import { encodeLabel } from "./codec/label.ts";
 
@@ -44,6 +38,18 @@ export const ENCRYPT_OVERHEAD_V0 = 45;
 export const STREAM_HEADER_BYTES = 5;
 /** Largest accepted stream frame length L, memberlist's `maxPushStateBytes` (20 MiB). */
 export const MAX_STREAM_FRAME_BYTES = 20 * 1024 * 1024;
+
+// node:crypto is loaded on first use, not at import: a member without a
+// keyring never needs it, and loading it costs ~1.5 MiB of RSS on Deno and
+// on Bun (bench/idle/README.md). process.getBuiltinModule is synchronous
+// (Node ≥ 20.16, Deno 2, Bun 1.1).
+let nodeCrypto: typeof NodeCrypto | undefined;
+function nodeCryptoApi(): typeof NodeCrypto {
+  nodeCrypto ??= (globalThis as unknown as {
+    process: { getBuiltinModule(id: string): unknown };
+  }).process.getBuiltinModule("node:crypto") as typeof NodeCrypto;
+  return nodeCrypto;
+}
 
 const ENCRYPT_MSG = 10;
 const NONCE_BYTES = 12;
@@ -133,7 +139,7 @@ export class Keyring {
     const bits = bytes.length * 8;
     this.#entries.push({
       bytes,
-      secret: createSecretKey(bytes),
+      secret: nodeCryptoApi().createSecretKey(bytes),
       bits,
       gcm: nativeGcm(bits),
       hash: null,
@@ -434,7 +440,7 @@ function checkVersion(version: number): EncryptionVersion {
 }
 
 function checkNonce(nonce: Uint8Array | undefined): Uint8Array {
-  if (nonce === undefined) return randomBytes(NONCE_BYTES);
+  if (nonce === undefined) return nodeCryptoApi().randomBytes(NONCE_BYTES);
   if (nonce.length !== NONCE_BYTES) {
     throw new RangeError(
       `Invalid nonce: ${nonce.length} bytes, expected ${NONCE_BYTES}`,
@@ -457,7 +463,7 @@ function nativeGcm(bits: number): CipherGCMTypes | null {
   if (name === undefined) {
     name = `aes-${bits}-gcm` as CipherGCMTypes;
     try {
-      createCipheriv(
+      nodeCryptoApi().createCipheriv(
         name,
         new Uint8Array(bits / 8),
         new Uint8Array(NONCE_BYTES),
@@ -493,7 +499,7 @@ function sealInto(
     fallbackSeal(entry, nonce, plaintext, padding, ad, out, offset);
     return;
   }
-  const cipher = createCipheriv(entry.gcm, entry.secret, nonce);
+  const cipher = nodeCryptoApi().createCipheriv(entry.gcm, entry.secret, nonce);
   if (ad.length > 0) cipher.setAAD(ad);
   let o = offset;
   const a = cipher.update(plaintext);
@@ -520,7 +526,11 @@ function openWith(
   if (entry.gcm === null) {
     return fallbackOpen(entry, nonce, ciphertext, tag, ad);
   }
-  const decipher = createDecipheriv(entry.gcm, entry.secret, nonce);
+  const decipher = nodeCryptoApi().createDecipheriv(
+    entry.gcm,
+    entry.secret,
+    nonce,
+  );
   decipher.setAuthTag(tag);
   if (ad.length > 0) decipher.setAAD(ad);
   const plain = decipher.update(ciphertext);
@@ -535,7 +545,11 @@ function openWith(
 // --- AES-GCM from AES-ECB + AES-CTR + GHASH (NIST SP 800-38D), for key sizes the runtime lacks. ---
 
 function aesBlock(entry: KeyEntry, block: Uint8Array): Uint8Array {
-  const ecb = createCipheriv(`aes-${entry.bits}-ecb`, entry.secret, null);
+  const ecb = nodeCryptoApi().createCipheriv(
+    `aes-${entry.bits}-ecb`,
+    entry.secret,
+    null,
+  );
   ecb.setAutoPadding(false);
   return ecb.update(block);
 }
@@ -551,7 +565,11 @@ function aesCtr(
   const counter = new Uint8Array(BLOCK_BYTES);
   counter.set(nonce);
   counter[15] = 2;
-  const ctr = createCipheriv(`aes-${entry.bits}-ctr`, entry.secret, counter);
+  const ctr = nodeCryptoApi().createCipheriv(
+    `aes-${entry.bits}-ctr`,
+    entry.secret,
+    counter,
+  );
   let o = at;
   for (const part of parts) {
     const chunk = ctr.update(part);

@@ -6,12 +6,7 @@
  * @module
  */
 
-import {
-  appendFileSync,
-  existsSync,
-  readFileSync,
-  writeFileSync,
-} from "node:fs";
+import type * as NodeFs from "node:fs";
 import type { Address } from "./machine.ts";
 import type { ProfileName } from "./config.ts";
 import { profileConfig } from "./config.ts";
@@ -29,12 +24,21 @@ import type { QueryParams } from "./serf/queries.ts";
 import { emptySnapshotState, replaySnapshot } from "./serf/snapshot.ts";
 import type { Coordinate } from "./codec/coordinate.ts";
 import type { TransportFactory } from "./transport.ts";
-import { defaultTransport } from "../transports/mod.ts";
+import { defaultTransport } from "../transports/default.ts";
 import { decodeKey, encodeKey, Keyring } from "./seal.ts";
 import { ClosedError, JoinError } from "./errors.ts";
 import { parseAddress } from "./address.ts";
 import { EventChannel } from "./event_channel.ts";
 import { labelOverhead } from "./codec/label.ts";
+
+// node:fs is loaded on first use (a snapshot or keyring file), not at import:
+// it costs ~4 MiB of RSS on Deno and on Bun (bench/idle/README.md).
+// process.getBuiltinModule is synchronous (Node ≥ 20.16, Deno 2, Bun 1.1).
+function nodeFs(): typeof NodeFs {
+  return (globalThis as unknown as {
+    process: { getBuiltinModule(id: string): unknown };
+  }).process.getBuiltinModule("node:fs") as typeof NodeFs;
+}
 
 /** How to start a Serf member. */
 export interface StartSerfOptions {
@@ -160,7 +164,7 @@ export class SerfNode {
   #persistKeyring(keys: readonly Uint8Array[]): void {
     if (this.#keyringFile === undefined) return;
     // Serf writes the keyring file as a JSON array of base64 keys, primary first.
-    writeFileSync(
+    nodeFs().writeFileSync(
       this.#keyringFile,
       JSON.stringify(keys.map((k) => encodeKey(k)), null, 2) + "\n",
       { mode: 0o600 },
@@ -169,8 +173,9 @@ export class SerfNode {
 
   #persistSnapshot(text: string, compact: boolean): void {
     if (this.#snapshotPath === undefined) return;
-    if (compact) writeFileSync(this.#snapshotPath, text, { mode: 0o600 });
-    else appendFileSync(this.#snapshotPath, text, { mode: 0o600 });
+    if (compact) {
+      nodeFs().writeFileSync(this.#snapshotPath, text, { mode: 0o600 });
+    } else nodeFs().appendFileSync(this.#snapshotPath, text, { mode: 0o600 });
   }
 
   #op(start: (s: Serf, now: number) => number): Promise<SerfEvent> {
@@ -382,7 +387,7 @@ export class SerfNode {
 function readKeyringFile(path: string): Uint8Array[] {
   let keys: unknown;
   try {
-    keys = JSON.parse(readFileSync(path, "utf8"));
+    keys = JSON.parse(nodeFs().readFileSync(path, "utf8"));
   } catch (e) {
     throw new TypeError(
       `Invalid keyring file ${path}: ${
@@ -435,14 +440,17 @@ export async function startSerf(options: StartSerfOptions): Promise<SerfNode> {
   const keys = (options.keys ?? []).map((k) =>
     typeof k === "string" ? decodeKey(k) : k
   );
-  if (options.keyringFile !== undefined && existsSync(options.keyringFile)) {
+  if (
+    options.keyringFile !== undefined &&
+    nodeFs().existsSync(options.keyringFile)
+  ) {
     keys.push(...readKeyringFile(options.keyringFile));
   }
   const keyring = keys.length > 0 ? new Keyring(keys) : null;
   let snapshot = undefined;
   if (options.snapshotPath !== undefined) {
-    snapshot = existsSync(options.snapshotPath)
-      ? replaySnapshot(readFileSync(options.snapshotPath, "utf8"), {
+    snapshot = nodeFs().existsSync(options.snapshotPath)
+      ? replaySnapshot(nodeFs().readFileSync(options.snapshotPath, "utf8"), {
         rejoinAfterLeave: options.config?.rejoinAfterLeave ?? false,
       }).state
       : emptySnapshotState();

@@ -23,6 +23,7 @@ import {
   type TransportConn,
   type TransportOptions,
 } from "../src/transport.ts";
+import { getLogger } from "@logtape/logtape";
 import type { BunNet, TcpHandlers, TcpSocket } from "./_bun_types.ts";
 
 /** Datagrams held while Bun's send buffer is full; beyond it they drop (and count). */
@@ -109,6 +110,7 @@ export async function bunTransport(opts: TransportOptions): Promise<Transport> {
       },
     }));
   const udp = bound.udp;
+  logRecvBuffer(await raiseRecvBuffer((udp as { fd?: number }).fd));
   return {
     name: "bun",
     localAddr: { host, port: bound.port },
@@ -183,4 +185,70 @@ function attach(s: TcpSocket, remote: Address): SocketBridge {
   );
   s.data.bridge = b;
   return b;
+}
+
+/**
+ * memberlist asks for a 2 MB UDP receive buffer (`setUDPRecvBuf` in
+ * net_transport.go: 2 MB, halving on failure), so a member starved of CPU
+ * queues gossip instead of dropping it; the kernel default is ~208 KiB.
+ * `Bun.udpSocket` has no option for it, so set SO_RCVBUF on its fd through
+ * `bun:ffi`. Best effort: any failure keeps the default.
+ */
+export const UDP_RECV_BUFFER_BYTES = 2 * 1024 * 1024;
+
+// The slice of `bun:ffi` used here, declared structurally (see _bun_types.ts).
+interface BunFfi {
+  dlopen(path: string, symbols: Record<string, unknown>): {
+    symbols: {
+      setsockopt(
+        fd: number,
+        level: number,
+        name: number,
+        value: unknown,
+        len: number,
+      ): number;
+    };
+  };
+  ptr(v: Int32Array): unknown;
+}
+
+async function raiseRecvBuffer(fd: number | undefined): Promise<number> {
+  if (typeof fd !== "number") return 0;
+  const platform = (globalThis as { process?: { platform?: string } }).process
+    ?.platform;
+  const [lib, level, opt] = platform === "darwin"
+    ? ["libSystem.B.dylib", 0xffff, 0x1002]
+    : ["libc.so.6", 1, 8]; // SOL_SOCKET, SO_RCVBUF on Linux
+  try {
+    // A variable specifier: Deno type-checks this file and has no bun:ffi.
+    const spec = "bun:ffi";
+    const ffi = await import(spec) as BunFfi;
+    const { symbols } = ffi.dlopen(lib, {
+      setsockopt: {
+        args: ["i32", "i32", "i32", "ptr", "u32"],
+        returns: "i32",
+      },
+    });
+    const v = new Int32Array(1);
+    for (let size = UDP_RECV_BUFFER_BYTES; size > 0; size >>= 1) {
+      v[0] = size;
+      if (symbols.setsockopt(fd, level, opt, ffi.ptr(v), 4) === 0) return size;
+    }
+  } catch {
+    // No FFI (or another libc name): the kernel default stays.
+  }
+  return 0;
+}
+
+// memberlist fails the transport when no size works; we keep the kernel
+// default instead (the larger buffer only absorbs bursts) and say so, once.
+let warnedRecvBuffer = false;
+function logRecvBuffer(bytes: number): void {
+  const logger = getLogger(["grapevine", "transport"]);
+  if (bytes > 0) logger.debug`UDP receive buffer set to ${bytes} bytes`;
+  else if (!warnedRecvBuffer) {
+    warnedRecvBuffer = true;
+    logger
+      .warn`Could not raise the UDP receive buffer to ${UDP_RECV_BUFFER_BYTES} bytes: the kernel default stays (raise net.core.rmem_default)`;
+  }
 }

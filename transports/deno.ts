@@ -25,8 +25,8 @@ import {
   type TransportConn,
   type TransportOptions,
 } from "../src/transport.ts";
+import { getLogger } from "@logtape/logtape";
 import type { DenoNet, TcpConn } from "./_deno_types.ts";
-import { nodeTransport } from "./node.ts";
 
 /** What the fallback prints, once per process. */
 export const UNSTABLE_NET_NOTICE =
@@ -56,6 +56,9 @@ export async function denoTransport(
   if (typeof deno?.listenDatagram !== "function") {
     if (!noticed) console.warn(UNSTABLE_NET_NOTICE);
     noticed = true;
+    // Loaded only for the fallback: node:dgram and node:net cost ~6 MiB of
+    // RSS on Deno (bench/idle/README.md).
+    const { nodeTransport } = await import("./node.ts");
     return nodeTransport(opts);
   }
   const { handlers } = opts;
@@ -77,6 +80,7 @@ export async function denoTransport(
     (port) => deno.listen({ transport: "tcp", hostname: host, port }),
   );
   const { udp, tcp } = bound;
+  logRecvBuffer(raiseRecvBuffer(bound.port));
   // One extra byte tells a datagram longer than `max` from one of exactly `max`.
   const buf = new Uint8Array(max + 1);
   const receiving = loop(() => udp.receive(buf), ([data, from]) => {
@@ -197,4 +201,105 @@ function wrapTcp(
   };
   const release = trackConn(conns, conn, signal);
   return conn;
+}
+
+/**
+ * memberlist asks for a 2 MB UDP receive buffer (`setUDPRecvBuf` in
+ * net_transport.go: 2 MB, halving on failure), so a member starved of CPU
+ * queues gossip instead of dropping it; the kernel default is ~208 KiB.
+ * `Deno.listenDatagram` has no option and exposes no fd (and Deno's
+ * `node:dgram` `setRecvBufferSize` reports the size without applying it:
+ * `ss -uam` shows the default), so on Linux find the socket's fd through
+ * /proc and set SO_RCVBUF with `Deno.dlopen`. Best effort: without
+ * --allow-ffi/--allow-read, or off Linux, the kernel default stays.
+ */
+export const UDP_RECV_BUFFER_BYTES = 2 * 1024 * 1024;
+
+// The slice of Deno's FFI and file APIs used here, declared structurally.
+interface DenoFfi {
+  build: { os: string };
+  permissions: {
+    querySync(d: { name: string; path?: string }): { state: string };
+  };
+  dlopen(path: string, symbols: Record<string, unknown>): {
+    symbols: {
+      setsockopt(
+        fd: number,
+        level: number,
+        name: number,
+        value: Int32Array,
+        len: number,
+      ): number;
+    };
+    close(): void;
+  };
+  readTextFileSync(path: string): string;
+  readDirSync(path: string): Iterable<{ name: string }>;
+  readLinkSync(path: string): string;
+}
+
+function raiseRecvBuffer(port: number): number {
+  const deno = (globalThis as unknown as { Deno?: DenoFfi }).Deno;
+  if (deno?.build.os !== "linux" || typeof deno.dlopen !== "function") return 0;
+  // Never prompt for these permissions: the larger buffer is an optimisation.
+  const granted = (d: { name: string; path?: string }): boolean =>
+    deno.permissions.querySync(d).state === "granted";
+  if (!granted({ name: "ffi" }) || !granted({ name: "read", path: "/proc" })) {
+    return 0;
+  }
+  try {
+    // Every UDP socket on this port (any address), then those that are ours.
+    const hexPort = ":" + port.toString(16).toUpperCase().padStart(4, "0");
+    const inodes = new Set<string>();
+    for (const table of ["/proc/net/udp", "/proc/net/udp6"]) {
+      for (const line of deno.readTextFileSync(table).split("\n").slice(1)) {
+        const f = line.trim().split(/\s+/);
+        if (f.length > 9 && f[1].endsWith(hexPort)) inodes.add(f[9]);
+      }
+    }
+    const fds: number[] = [];
+    for (const e of deno.readDirSync("/proc/self/fd")) {
+      try {
+        const m = /^socket:\[(\d+)\]$/.exec(
+          deno.readLinkSync(`/proc/self/fd/${e.name}`),
+        );
+        if (m !== null && inodes.has(m[1])) fds.push(Number(e.name));
+      } catch {
+        // An fd closed while listing.
+      }
+    }
+    if (fds.length === 0) return 0;
+    const lib = deno.dlopen("libc.so.6", {
+      setsockopt: {
+        parameters: ["i32", "i32", "i32", "buffer", "u32"],
+        result: "i32",
+      },
+    });
+    let got = 0;
+    for (let size = UDP_RECV_BUFFER_BYTES; size > 0 && got === 0; size >>= 1) {
+      // SOL_SOCKET = 1, SO_RCVBUF = 8 on Linux.
+      const v = new Int32Array([size]);
+      if (fds.every((fd) => lib.symbols.setsockopt(fd, 1, 8, v, 4) === 0)) {
+        got = size;
+      }
+    }
+    lib.close();
+    return got;
+  } catch {
+    // No --allow-ffi / --allow-read, or no glibc: the kernel default stays.
+    return 0;
+  }
+}
+
+// memberlist fails the transport when no size works; we keep the kernel
+// default instead (the larger buffer only absorbs bursts) and say so, once.
+let warnedRecvBuffer = false;
+function logRecvBuffer(bytes: number): void {
+  const logger = getLogger(["grapevine", "transport"]);
+  if (bytes > 0) logger.debug`UDP receive buffer set to ${bytes} bytes`;
+  else if (!warnedRecvBuffer) {
+    warnedRecvBuffer = true;
+    logger
+      .warn`Could not raise the UDP receive buffer to ${UDP_RECV_BUFFER_BYTES} bytes: the kernel default stays (raise net.core.rmem_default)`;
+  }
 }

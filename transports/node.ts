@@ -60,6 +60,18 @@ export async function nodeTransport(
         resolve();
       });
     });
+    // memberlist's setUDPRecvBuf (net_transport.go): ask for 2 MB, halving on
+    // failure, so a member starved of CPU queues gossip instead of dropping
+    // it (the kernel default is ~208 KiB). Deno's node:dgram accepts the call
+    // without applying it; Node and Bun apply it.
+    for (let size = 2 * 1024 * 1024; size > 0; size >>= 1) {
+      try {
+        s.setRecvBufferSize(size);
+        break;
+      } catch {
+        // Not allowed at this size: try half.
+      }
+    }
     return { socket: s, port: s.address().port, close: () => s.close() };
   }, async (port) => {
     const server = createServer({ allowHalfOpen: true }, (socket) => {

@@ -7,7 +7,8 @@
  * - **serf alone**: one `serf agent` with no peers;
  * - **3-member clusters**, each of one kind: serf agents, grapevine agents on
  *   Deno and on Bun, default and lean (`lean.ts`), every one a `cli.ts agent`
- *   with RPC, as `serf agent` runs.
+ *   with RPC, as `serf agent` runs; and lean members run from a code-split
+ *   bundle of `cli.ts` (`bundleAgent`).
  *
  * Everything runs at once on loopback (127.0.87.x) and is measured over the
  * same window, so load from elsewhere on the machine hits every row alike.
@@ -28,7 +29,7 @@ import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { readdirSync, readFileSync, readlinkSync } from "node:fs";
 import process from "node:process";
 import { fileURLToPath } from "node:url";
-import { runtimeArgv } from "./lean.ts";
+import { bundleAgent, runtimeArgv } from "./lean.ts";
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 const HERE = fileURLToPath(new URL("./", import.meta.url));
@@ -58,14 +59,20 @@ function parseOptions(argv: readonly string[]): Options {
 }
 
 /** One process's counters at one instant. */
-interface Sample {
+export interface Sample {
   cpuTicks: number;
   switches: number;
   rssKb: number;
   threads: number;
 }
 
-function sample(pid: number): Sample {
+/**
+ * Read one process's CPU ticks, context switches, RSS and thread count.
+ *
+ * @param pid the process
+ * @returns its counters now
+ */
+export function sample(pid: number): Sample {
   const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
   // Fields after the parenthesized command name; utime and stime are 14, 15.
   const rest = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
@@ -91,7 +98,7 @@ function sample(pid: number): Sample {
 }
 
 /** A group of processes reported as one row. */
-interface Group {
+export interface Group {
   label: string;
   /** What `/proc/<pid>/exe` must end with. */
   exe: string;
@@ -101,18 +108,40 @@ interface Group {
   members?: number;
 }
 
-function start(argv: readonly string[]): ChildProcess {
+/**
+ * Spawn `argv` in the repository root, stdout ignored, stderr drained.
+ *
+ * @param argv program and arguments
+ * @param env extra environment
+ * @returns the child
+ */
+export function start(
+  argv: readonly string[],
+  env: Record<string, string> = {},
+): ChildProcess {
   const child = spawn(argv[0], argv.slice(1), {
     cwd: ROOT,
     stdio: ["ignore", "ignore", "pipe"],
-    env: { ...process.env, NO_COLOR: "1", DENO_NO_UPDATE_CHECK: "1" },
+    env: { ...process.env, NO_COLOR: "1", DENO_NO_UPDATE_CHECK: "1", ...env },
   });
   // Drain stderr so a chatty child never blocks on a full pipe.
   child.stderr?.on("data", () => {});
   return child;
 }
 
-function agentArgs(name: string, host: string, seed: string | null): string[] {
+/**
+ * A member's agent flags (RPC on, `-log-level=warn`, retry-joining `seed`).
+ *
+ * @param name node name
+ * @param host its loopback address
+ * @param seed the first member's address, or null for the first member
+ * @returns the flags after `agent`
+ */
+export function agentArgs(
+  name: string,
+  host: string,
+  seed: string | null,
+): string[] {
   return [
     `-node=${name}`,
     `-bind=${host}:7946`,
@@ -124,16 +153,28 @@ function agentArgs(name: string, host: string, seed: string | null): string[] {
   ];
 }
 
-function cluster(
+/**
+ * Start a 3-member cluster on `${NET}.base` … `.base+2`.
+ *
+ * @param label row label
+ * @param base last octet of the first member
+ * @param exe what `/proc/<pid>/exe` must end with
+ * @param argv builds a member's argv from its agent flags
+ * @param env extra environment of every member
+ * @returns the group
+ */
+export function cluster(
   label: string,
   base: number,
   exe: string,
   argv: (args: string[]) => string[],
+  env: Record<string, string> = {},
 ): Group {
   const hosts = [0, 1, 2].map((i) => `${NET}.${base + i}`);
   const children = hosts.map((h, i) =>
     start(
       argv(agentArgs(`${label.split(" ")[0]}-${i}`, h, i ? hosts[0] : null)),
+      env,
     )
   );
   return { label, exe, children, rpc: `${hosts[0]}:7373`, members: 3 };
@@ -189,6 +230,16 @@ function groups(): Group[] {
       base += 10;
     }
   }
+  for (const runtime of ["deno", "bun"] as const) {
+    const entry = bundleAgent(runtime);
+    out.push(cluster(
+      `${runtime}-lean-bundle grapevine (3-member cluster)`,
+      base,
+      runtime === "bun" ? "bun.exe" : "deno",
+      (a) => runtimeArgv(runtime, entry, ["agent", ...a], { lean: true }),
+    ));
+    base += 10;
+  }
   return out;
 }
 
@@ -200,11 +251,21 @@ function aliveMembers(rpc: string): number {
   return String(r.stdout ?? "").split("\n").filter((l) => l.trim()).length;
 }
 
-const delay = (ms: number): Promise<void> =>
+/** Resolve after `ms`. */
+export const delay = (ms: number): Promise<void> =>
   new Promise((r) => setTimeout(r, ms));
 
-async function converge(all: readonly Group[]): Promise<void> {
-  const deadline = performance.now() + 60_000;
+/**
+ * Wait until every group with an RPC address lists its members alive.
+ *
+ * @param all the groups
+ * @param timeoutMs how long all of them may take
+ */
+export async function converge(
+  all: readonly Group[],
+  timeoutMs = 60_000,
+): Promise<void> {
+  const deadline = performance.now() + timeoutMs;
   for (const g of all) {
     if (g.rpc === undefined) continue;
     while (aliveMembers(g.rpc) !== g.members) {
@@ -217,7 +278,7 @@ async function converge(all: readonly Group[]): Promise<void> {
 }
 
 /** One row of the result table. */
-interface Row {
+export interface Row {
   process: string;
   cpuMsPerS: number;
   rssMiB: number;
@@ -225,7 +286,17 @@ interface Row {
   threads: number;
 }
 
-async function measure(all: readonly Group[], seconds: number): Promise<Row[]> {
+/**
+ * Measure every group over `seconds`.
+ *
+ * @param all the groups
+ * @param seconds window length
+ * @returns one row per group
+ */
+export async function measure(
+  all: readonly Group[],
+  seconds: number,
+): Promise<Row[]> {
   const tck = Number(
     spawnSync("getconf", ["CLK_TCK"], { encoding: "utf8" })
       .stdout.trim(),
@@ -280,7 +351,7 @@ function table(rows: readonly Row[], opts: Options): string {
     "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
   ];
   for (const r of rows) {
-    const m = /^(deno|bun)(-lean)? grapevine/.exec(r.process);
+    const m = /^(deno|bun)(-lean)?(-bundle)? grapevine/.exec(r.process);
     const f = m ? floor(m[1], m[2] ? "lean" : "default") : undefined;
     lines.push(
       `| ${r.process} | ${r.cpuMsPerS.toFixed(2)} | ${
@@ -293,7 +364,12 @@ function table(rows: readonly Row[], opts: Options): string {
   return lines.join("\n");
 }
 
-async function stopAll(all: readonly Group[]): Promise<void> {
+/**
+ * SIGTERM every child (SIGKILL after 5 s) and wait for them.
+ *
+ * @param all the groups
+ */
+export async function stopAll(all: readonly Group[]): Promise<void> {
   const children = all.flatMap((g) => g.children);
   await Promise.all(children.map(async (c) => {
     if (c.exitCode !== null || c.signalCode !== null) return;

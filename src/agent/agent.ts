@@ -21,10 +21,8 @@
  * @module
  */
 
-import { existsSync, readFileSync, writeFileSync } from "node:fs";
-import os from "node:os";
-import process from "node:process";
 import { getLogger } from "@logtape/logtape";
+import { nodeFs, nodeOs, nodeProcess } from "./builtin.ts";
 import type { MemberlistConfig } from "../config.ts";
 import type { SerfConfigOverrides } from "../serf/config.ts";
 import type { SerfEvent, SerfMemberInfo } from "../serf/events.ts";
@@ -147,7 +145,7 @@ export class Agent {
   ): Promise<Agent> {
     logger.info`agent: Serf agent starting`;
     const tags = loadTags(config);
-    if (config.keyringFile !== "" && !existsSync(config.keyringFile)) {
+    if (config.keyringFile !== "" && !nodeFs().existsSync(config.keyringFile)) {
       throw new Error(
         `Keyring file ${config.keyringFile} does not exist: create it with a JSON array of base64 keys, e.g. ["<output of grapevine keygen>"]`,
       );
@@ -409,7 +407,7 @@ export class Agent {
   setTags(tags: ReadonlyMap<string, string>): void {
     if (this.config.tagsFile !== "") {
       try {
-        writeFileSync(
+        nodeFs().writeFileSync(
           this.config.tagsFile,
           JSON.stringify(Object.fromEntries(tags), null, 2),
           { mode: 0o600 },
@@ -504,10 +502,12 @@ export class Agent {
 }
 
 function loadTags(c: AgentConfig): Map<string, string> {
-  if (c.tagsFile === "" || !existsSync(c.tagsFile)) return new Map(c.tags);
+  if (c.tagsFile === "" || !nodeFs().existsSync(c.tagsFile)) {
+    return new Map(c.tags);
+  }
   let json: unknown;
   try {
-    json = JSON.parse(readFileSync(c.tagsFile, "utf8"));
+    json = JSON.parse(nodeFs().readFileSync(c.tagsFile, "utf8"));
   } catch (e) {
     throw new Error(`Failed to decode tags file: ${(e as Error).message}`);
   }
@@ -579,6 +579,7 @@ function serfOverrides(c: AgentConfig, pool: Pool): SerfConfigOverrides {
 }
 
 function runtimeStats(): Map<string, string> {
+  const process = nodeProcess();
   const g = globalThis as {
     Deno?: { version: { deno: string } };
     Bun?: { version: string };
@@ -589,7 +590,7 @@ function runtimeStats(): Map<string, string> {
     ? `bun${g.Bun.version}`
     : `node${process.versions.node}`;
   const arch = process.arch === "x64" ? "amd64" : process.arch;
-  const cpus = String(os.cpus().length);
+  const cpus = String(nodeOs().cpus().length);
   return new Map([
     ["os", process.platform],
     ["arch", arch],

@@ -12,7 +12,7 @@
  * @module
  */
 
-import { writeFileSync } from "node:fs";
+import { nodeFs } from "./builtin.ts";
 import { UsageError } from "../cli/usage.ts";
 import { compileGoRegExp } from "../serf/go_regexp.ts";
 import { distanceSeconds } from "../serf/coordinates.ts";
@@ -1064,7 +1064,7 @@ const simulateCommand: Command = {
       maxMs: parseDurationMs(flagString(p, "max", "120s"), "-max"),
     });
     const svg = flagString(p, "svg", "");
-    if (svg !== "") writeFileSync(svg, simulationSvg(r));
+    if (svg !== "") nodeFs().writeFileSync(svg, simulationSvg(r));
     if (format(p) === "json") {
       const spread = (s: typeof r.join) =>
         Object.fromEntries(

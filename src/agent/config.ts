@@ -13,9 +13,7 @@
  * @module
  */
 
-import { readdirSync, readFileSync, statSync } from "node:fs";
-import { hostname } from "node:os";
-import { join as joinPath } from "node:path";
+import { nodeFs, nodeOs, nodePath } from "./builtin.ts";
 import { UsageError } from "../cli/usage.ts";
 import { type CliLogLevel, LOG_LEVELS } from "../cli/logging.ts";
 import { type MemberlistConfig, profileConfig } from "../config.ts";
@@ -648,10 +646,10 @@ export function readConfigPaths(
   for (const path of paths) {
     let files: string[];
     try {
-      files = statSync(path).isDirectory()
-        ? readdirSync(path).filter((f) => f.endsWith(".json")).sort()
-          .map((f) => joinPath(path, f))
-          .filter((f) => !statSync(f).isDirectory())
+      files = nodeFs().statSync(path).isDirectory()
+        ? nodeFs().readdirSync(path).filter((f) => f.endsWith(".json")).sort()
+          .map((f) => nodePath().join(path, f))
+          .filter((f) => !nodeFs().statSync(f).isDirectory())
         : [path];
     } catch (e) {
       throw new UsageError(`Error reading '${path}': ${(e as Error).message}`);
@@ -659,7 +657,7 @@ export function readConfigPaths(
     for (const file of files) {
       let json: unknown;
       try {
-        json = JSON.parse(readFileSync(file, "utf8"));
+        json = JSON.parse(nodeFs().readFileSync(file, "utf8"));
       } catch (e) {
         throw new UsageError(
           `Error decoding '${file}': ${(e as Error).message}`,
@@ -717,7 +715,7 @@ export function finishConfig(draft: ConfigDraft): FinishedConfig {
   c.wan = { ...draft.wan };
   c.tags = new Map(draft.tags ?? []);
   const warnings: string[] = [];
-  if (c.nodeName === "") c.nodeName = hostname();
+  if (c.nodeName === "") c.nodeName = nodeOs().hostname();
   checkGeneral(c, warnings);
   checkPool(c, "lan", warnings);
   if (c.datacenter !== "" || c.wanBind !== "") {

@@ -23,7 +23,7 @@
  * @module
  */
 
-import process from "node:process";
+import { nodeProcess } from "./builtin.ts";
 import { getLogger } from "@logtape/logtape";
 import type { SerfEvent, SerfMemberInfo } from "../serf/events.ts";
 
@@ -302,10 +302,10 @@ export async function runScript(
 function killGroup(pid: number | undefined): void {
   if (pid === undefined) return;
   try {
-    process.kill(-pid, "SIGKILL");
+    nodeProcess().kill(-pid, "SIGKILL");
   } catch {
     try {
-      process.kill(pid, "SIGKILL");
+      nodeProcess().kill(pid, "SIGKILL");
     } catch {
       // Already gone.
     }
@@ -409,7 +409,7 @@ export class ScriptRunner {
 
   async #invoke(script: string, e: AgentEvent): Promise<void> {
     const env = {
-      ...process.env as Record<string, string>,
+      ...nodeProcess().env as Record<string, string>,
       ...handlerEnv(this.#opts.self(), e),
     };
     const slow = setTimeout(() => {

@@ -156,6 +156,43 @@ function eventFamilies(agent: Agent): Family[] {
   ];
 }
 
+// Everything read from the network and dropped is counted (README §Security
+// notes): malformed input by the machines, undecryptable, unlabeled and
+// refused input by the driver's seal stage and stream limits.
+function dropFamilies(agent: Agent): Family[] {
+  const decode: Family = {
+    name: "grapevine_decode_errors",
+    type: "counter",
+    help: "Malformed input dropped, by pool, layer and reason.",
+    samples: [],
+  };
+  const dropped: Family = {
+    name: "grapevine_dropped",
+    type: "counter",
+    help:
+      "Input dropped or refused (undecryptable, stale, over a limit), by pool, layer and reason.",
+    samples: [],
+  };
+  const add = (
+    f: Family,
+    pool: Pool,
+    layer: string,
+    m: ReadonlyMap<string, number>,
+  ): void => {
+    for (const [reason, n] of [...m].sort(([a], [b]) => (a < b ? -1 : 1))) {
+      f.samples.push([{ pool, layer, reason }, n]);
+    }
+  };
+  for (const pool of pools(agent)) {
+    const s = agent.node(pool).stats();
+    add(decode, pool, "memberlist", s.memberlist.decodeErrors);
+    add(decode, pool, "serf", s.decodeErrors);
+    add(dropped, pool, "memberlist", s.memberlist.dropped);
+    add(dropped, pool, "driver", s.dropped);
+  }
+  return [decode, dropped];
+}
+
 /**
  * The agent's metrics as OpenMetrics text.
  *
@@ -167,6 +204,7 @@ export function renderMetrics(agent: Agent): string {
     ...memberFamilies(agent),
     ...trafficFamilies(agent),
     ...eventFamilies(agent),
+    ...dropFamilies(agent),
   ];
   return `${families.map(renderFamily).join("\n")}\n# EOF\n`;
 }

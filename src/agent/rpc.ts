@@ -32,7 +32,6 @@
  * @module
  */
 
-import net from "node:net";
 import { getLogger } from "@logtape/logtape";
 import { parseAddress } from "../address.ts";
 import type { Address } from "../machine.ts";
@@ -67,6 +66,12 @@ import {
   validEventFilter,
 } from "./handlers.ts";
 import { lineAtLeast, LOG_LEVEL_TAGS, LogHub } from "./logs.ts";
+import {
+  listenRpc,
+  type RpcListener,
+  type RpcSocket,
+  type RpcSocketHandlers,
+} from "./rpc_listener.ts";
 
 const logger = getLogger(["grapevine", "agent.ipc"]);
 
@@ -207,14 +212,10 @@ export function filterMembers(
 
 /** A listening RPC server. Create with {@linkcode RpcServer.start}. */
 export class RpcServer {
-  readonly #server: net.Server;
+  #listener!: RpcListener;
   readonly #clients = new Set<RpcConnection>();
-  readonly #address: Address;
 
-  private constructor(server: net.Server, address: Address) {
-    this.#server = server;
-    this.#address = address;
-  }
+  private constructor() {}
 
   /**
    * Listen for RPC clients of `agent`.
@@ -229,45 +230,42 @@ export class RpcServer {
     options: RpcServerOptions,
   ): Promise<RpcServer> {
     const bind = parseAddress(options.addr, 7373);
-    const server = net.createServer();
-    await new Promise<void>((resolve, reject) => {
-      server.once(
-        "error",
-        (e) => reject(new Error(`Error starting RPC listener: ${e.message}`)),
-      );
-      server.listen(bind.port, bind.host, () => resolve());
-    });
-    const a = server.address() as net.AddressInfo;
-    const rpc = new RpcServer(server, { host: a.address, port: a.port });
+    const rpc = new RpcServer();
     const ctx: ClientContext = {
       agent,
       authKey: options.authKey ?? "",
       logs: options.logs ?? new LogHub(),
     };
-    server.on("connection", (socket: net.Socket) => {
-      if (rpc.#clients.size >= MAX_RPC_CLIENTS) {
+    try {
+      // The runtime's native listener: node:net would cost ~5 MiB of RSS
+      // (rpc_listener.ts).
+      rpc.#listener = await listenRpc(bind, (socket) => {
+        if (rpc.#clients.size >= MAX_RPC_CLIENTS) {
+          logger
+            .warn`agent.ipc: Refusing client ${socket.remoteAddress}: ${MAX_RPC_CLIENTS} clients already connected`;
+          return null;
+        }
         logger
-          .warn`agent.ipc: Refusing client ${socket.remoteAddress}: ${MAX_RPC_CLIENTS} clients already connected`;
-        socket.destroy();
-        return;
-      }
-      logger
-        .info`agent.ipc: Accepted client: ${socket.remoteAddress}:${socket.remotePort}`;
-      const c = new RpcConnection(socket, ctx, () => rpc.#clients.delete(c));
-      rpc.#clients.add(c);
-    });
+          .info`agent.ipc: Accepted client: ${socket.remoteAddress}:${socket.remotePort}`;
+        const c = new RpcConnection(socket, ctx, () => rpc.#clients.delete(c));
+        rpc.#clients.add(c);
+        return c.handlers;
+      });
+    } catch (e) {
+      throw new Error(`Error starting RPC listener: ${(e as Error).message}`);
+    }
     return rpc;
   }
 
   /** The bound address. */
   get address(): Address {
-    return this.#address;
+    return this.#listener.address;
   }
 
   /** Stop listening and close every connection (serf `AgentIPC.Shutdown`). */
   async close(): Promise<void> {
     for (const c of this.#clients) c.close();
-    await new Promise<void>((resolve) => this.#server.close(() => resolve()));
+    await this.#listener.close();
   }
 }
 
@@ -279,7 +277,7 @@ interface ClientContext {
 
 /** One RPC connection (serf `IPCClient`). */
 class RpcConnection {
-  readonly #socket: net.Socket;
+  readonly #socket: RpcSocket;
   readonly #ctx: ClientContext;
   readonly #name: string;
   #pending: Uint8Array = new Uint8Array(0);
@@ -295,16 +293,20 @@ class RpcConnection {
   readonly #queryIds = new Map<number, number>();
   #dropped = 0;
 
-  constructor(socket: net.Socket, ctx: ClientContext, onClose: () => void) {
+  /** What the listener calls with this connection's bytes and its end. */
+  readonly handlers: RpcSocketHandlers;
+
+  constructor(socket: RpcSocket, ctx: ClientContext, onClose: () => void) {
     this.#socket = socket;
     this.#ctx = ctx;
     this.#name = `ipc.client: ${socket.remoteAddress}:${socket.remotePort}`;
-    socket.on("data", (chunk: Uint8Array) => this.#onData(chunk));
-    socket.on("error", () => this.close());
-    socket.on("close", () => {
-      this.close();
-      onClose();
-    });
+    this.handlers = {
+      data: (chunk) => this.#onData(chunk),
+      close: () => {
+        this.close();
+        onClose();
+      },
+    };
     void this.#serve();
   }
 

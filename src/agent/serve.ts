@@ -14,13 +14,13 @@
  * @module
  */
 
-import process from "node:process";
 import { getLogger } from "@logtape/logtape";
 import { Agent } from "./agent.ts";
 import type { AgentConfig } from "./config.ts";
 import type { LogHub } from "./logs.ts";
 import type { MetricsServer } from "./metrics.ts";
 import { RpcServer } from "./rpc.ts";
+import { onSignal as listenSignal } from "./builtin.ts";
 
 const logger = getLogger(["grapevine", "agent"]);
 
@@ -279,9 +279,11 @@ function signalQueue(): SignalQueue {
     logger
       .warn`agent: Caught signal: hangup; reloading the configuration is not supported, restart the agent instead`;
   };
-  process.on("SIGINT", onInt);
-  process.on("SIGTERM", onTerm);
-  process.on("SIGHUP", onHup);
+  const off = [
+    listenSignal("SIGINT", onInt),
+    listenSignal("SIGTERM", onTerm),
+    listenSignal("SIGHUP", onHup),
+  ];
   return {
     next: () => {
       const s = queued.shift();
@@ -289,9 +291,7 @@ function signalQueue(): SignalQueue {
       return new Promise((resolve) => (waiter = resolve));
     },
     dispose: () => {
-      process.off("SIGINT", onInt);
-      process.off("SIGTERM", onTerm);
-      process.off("SIGHUP", onHup);
+      for (const f of off) f();
     },
   };
 }
