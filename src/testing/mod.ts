@@ -41,6 +41,15 @@ export type {
   Transmit,
 } from "../machine.ts";
 export type * from "../types.ts";
+export type {
+  DialOptions,
+  Transport,
+  TransportConn,
+  TransportFactory,
+  TransportHandlers,
+  TransportOptions,
+  TransportStats,
+} from "../transport.ts";
 export type { MemberlistConfig, ProfileName } from "../config.ts";
 export type { MemberlistDelegate } from "../memberlist/delegate.ts";
 export type {
@@ -121,6 +130,34 @@ export {
   ScenarioError,
   type ScenarioOp,
 } from "./scenario.ts";
+export {
+  addResult,
+  CAMPAIGN_MODE_CONFIG,
+  CAMPAIGN_MODES,
+  type CampaignBounds,
+  campaignBounds,
+  type CampaignMode,
+  type CampaignOptions,
+  type CampaignPlan,
+  type CampaignResult,
+  type CampaignSummary,
+  emptySummary,
+  formatCampaignTable,
+  formatPlan,
+  HISTOGRAM_BUCKET_MS,
+  histogramQuantileMs,
+  planCampaign,
+  type PlannedFault,
+  PROBE_STAGE_INTERVALS,
+  runCampaignSeed,
+} from "./campaign.ts";
+export {
+  type LossyStats,
+  lossyTransport,
+  type LossyTransportFactory,
+  type LossyTransportOptions,
+  MAX_HELD_PACKETS,
+} from "./lossy_transport.ts";
 export {
   formatFailure,
   generateScenario,

@@ -7,12 +7,21 @@
  * `--seeds N` sweeps seeds F … F + N − 1 (F defaults to 1) and prints every
  * failure with its seed, script and trace tail. Exits 1 on any failure.
  *
+ * `--campaign` runs fault campaigns instead (`./campaign.ts`, issue #7):
+ * `deno task vopr --campaign --seeds 1000 --members 50 --loss 0.2
+ * [--fault-s 180] [--modes default,no-veto,no-lifeguard,swim] [--workers 2]`
+ * runs every seed in every mode and prints the comparison table; with
+ * `--seed S` it replays one seed (plan, per-mode outcome, trace tail on
+ * failure). `--workers W` splits the seeds over W child processes of the
+ * same runtime.
+ *
  * @module
  */
 
 import process from "node:process";
 import { parseArgs } from "node:util";
 import type { ProfileName } from "../config.ts";
+import { campaignMain } from "./campaign_main.ts";
 import {
   formatFailure,
   runVopr,
@@ -26,7 +35,8 @@ import {
  * @param argv arguments without the program name
  * @returns the exit code
  */
-export function main(argv: string[]): number {
+export function main(argv: string[]): number | Promise<number> {
+  if (argv.includes("--campaign")) return campaignMain(argv);
   const { values } = parseArgs({
     args: argv,
     options: {
@@ -114,5 +124,5 @@ function wholeNumber(flag: string, text: string, min: number): number {
 }
 
 if (import.meta.main) {
-  process.exitCode = main(process.argv.slice(2));
+  process.exitCode = await main(process.argv.slice(2));
 }
