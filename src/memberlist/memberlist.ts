@@ -46,7 +46,9 @@
  * or (if it crashed after being suspected) one period after its last sign
  * of life. The cost: one ping and one TCP ping per member still holding
  * the suspicion at check time — for a member that really died, every
- * member sends them once.
+ * member sends them once. Part of the same rule: a suspicion timer that
+ * fires more than a probe interval late (we were paused) gets one more
+ * period and a liveness check before we accuse (`#recheckLate`).
  *
  * A second deviation, on by default and off with `eagerGossip: false`, only
  * moves gossip rounds earlier: *eager gossip* (see `#wantGossip`). And one
@@ -219,6 +221,8 @@ export interface MemberlistStats {
   livenessVetoes: number;
   /** Liveness checks sent to suspects that showed no sign of life. */
   livenessChecks: number;
+  /** Suspicion timers that fired late (we were paused) and got re-checked. */
+  lateSuspicionChecks: number;
   /** Malformed input dropped, by reason. */
   decodeErrors: Map<string, number>;
   /** Well-formed input dropped, by reason (stale, unknown type, caps …). */
@@ -318,6 +322,7 @@ export class Memberlist implements Machine<MemberlistEvent> {
     refutes: 0,
     livenessVetoes: 0,
     livenessChecks: 0,
+    lateSuspicionChecks: 0,
     decodeErrors: new Map(),
     dropped: new Map(),
   };
@@ -1261,7 +1266,9 @@ export class Memberlist implements Machine<MemberlistEvent> {
       state.stateChangeMs !== timer.changeMs
     ) return this.#dropSuspicion(name);
     if (
-      this.#config.suspicionLivenessVeto && this.#vetoDeath(state, timer, now)
+      this.#config.suspicionLivenessVeto &&
+      (this.#vetoDeath(state, timer, now) ||
+        this.#recheckLate(state, timer, now))
     ) {
       return;
     }
@@ -1341,6 +1348,29 @@ export class Memberlist implements Machine<MemberlistEvent> {
     logger
       .info`Suspect ${state.name} showed signs of life, not marking it failed yet (extension ${timer.vetoes}/${MAX_LIVENESS_VETOES}); pushing state to fetch its refutation`;
     this.#dialPushPull(nodeAddress(state), false, null, state.name, now, true);
+    return true;
+  }
+
+  // Part of the liveness veto: a suspicion timer that fires more than a
+  // probe interval late means this process was paused or starved (SIGSTOP,
+  // a long GC, an overloaded host) while the suspect may have refuted long
+  // ago — its alive went by while we could not read it. memberlist would
+  // declare it dead at an incarnation it already beat, and the whole
+  // cluster would have to see it refute again (found by the fault campaign,
+  // bench/campaign/README.md: every such false death came from a member
+  // waking from its own pause). So, once per suspicion, start one more
+  // period and check its liveness now; if it answers, the veto at the next
+  // expiry fetches its refutation, and a crashed suspect dies one period
+  // later than it would have.
+  #recheckLate(state: NodeState, timer: Suspicion, now: number): boolean {
+    if (now - timer.deadlineMs <= this.#config.probeIntervalMs) return false;
+    const periodMs = Math.max(timer.minMs, this.#config.tcpTimeoutMs);
+    if (!timer.extendLate(now, periodMs)) return false;
+    this.#stats.lateSuspicionChecks++;
+    this.#armSuspicion(state.name, timer);
+    logger
+      .info`Suspicion of ${state.name} expired while we were not running; checking its liveness before marking it failed`;
+    this.#checkLiveness(state.name, now);
     return true;
   }
 

@@ -42,6 +42,7 @@ export class Suspicion {
   #periodStartMs: number;
   #vetoes = 0;
   #floorMs = Number.NEGATIVE_INFINITY;
+  #lateExtended = false;
   // Bounded: at most k + 1 names (the accuser plus k confirmations).
   readonly #from = new Set<string>();
 
@@ -122,6 +123,24 @@ export class Suspicion {
   veto(now: number, extendMs: number): boolean {
     if (this.#vetoes >= MAX_LIVENESS_VETOES || !this.alive) return false;
     this.#vetoes++;
+    this.#periodStartMs = now;
+    this.#deadlineMs = now + extendMs;
+    this.#floorMs = this.#deadlineMs;
+    return true;
+  }
+
+  /**
+   * A timer that fired late — we were paused or starved past the deadline,
+   * so we could neither hear the suspect nor read its refutation — starts
+   * one more period, once, so a liveness check runs before we accuse.
+   *
+   * @param now the current time (ms)
+   * @param extendMs length of the extra period (ms)
+   * @returns false if this suspicion was already extended for lateness
+   */
+  extendLate(now: number, extendMs: number): boolean {
+    if (this.#lateExtended) return false;
+    this.#lateExtended = true;
     this.#periodStartMs = now;
     this.#deadlineMs = now + extendMs;
     this.#floorMs = this.#deadlineMs;

@@ -124,5 +124,16 @@ function wholeNumber(flag: string, text: string, min: number): number {
 }
 
 if (import.meta.main) {
-  process.exitCode = await main(process.argv.slice(2));
+  try {
+    process.exitCode = await main(process.argv.slice(2));
+  } catch (e) {
+    // Bad flags: say what to fix, no stack trace (the usage is in the
+    // module doc above and in bench/campaign/README.md).
+    console.error(`vopr: ${(e as Error).message}`);
+    console.error(
+      "usage: vopr [--seeds N] [--seed S] [--first F] [--members M] [--profile lan|local|wan] [--verbose]\n" +
+        "       vopr --campaign [--seeds N | --seed S] [--members M] [--loss P] [--fault-s S] [--modes default,no-veto,no-lifeguard,swim] [--workers W] [--json] [--aggregate FILE]",
+    );
+    process.exitCode = 2;
+  }
 }

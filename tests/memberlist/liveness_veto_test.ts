@@ -129,6 +129,12 @@ class Rig {
     this.now = untilMs;
   }
 
+  /** `a` was stopped (SIGSTOP) from `now` until `ms`: its timers fire late. */
+  wakeAt(ms: number): void {
+    this.now = ms;
+    this.#deliver(() => this.a.handleTimeout(ms));
+  }
+
   #later(run: () => void): void {
     this.#inbox.push({ at: this.now + 1, run });
   }
@@ -306,4 +312,34 @@ test("config: suspicionLivenessVeto must be a boolean", () => {
     (e: unknown) =>
       e instanceof TypeError && /suspicionLivenessVeto/.test(e.message),
   );
+});
+
+test("a suspicion timer that fires late (we were paused) re-checks the suspect before accusing it", () => {
+  // Found by the fault campaign (bench/campaign/README.md): a member waking
+  // from a long pause declared members dead that had refuted long before.
+  const WAKE_MS = 20_000; // the timer was due at MIN_MS
+  // b is alive: the check's ping is answered, the veto fetches its
+  // refutation, nobody dies.
+  const live = new Rig();
+  live.accuse();
+  live.wakeAt(WAKE_MS);
+  assert.equal(live.deathAt(), null, "not dead on waking");
+  assert.equal(live.a.stats().lateSuspicionChecks, 1);
+  assert.ok(live.a.stats().livenessChecks >= 1, "a liveness check went out");
+  live.run(120_000);
+  assert.equal(live.deathAt(), null, "never declared dead");
+  assert.equal(live.state(), "alive");
+  // b really crashed: dead one period after waking.
+  const crashed = new Rig();
+  crashed.b.alive = false;
+  crashed.accuse();
+  crashed.wakeAt(WAKE_MS);
+  crashed.run(120_000);
+  assert.equal(crashed.deathAt(), WAKE_MS + PERIOD_MS);
+  // memberlist's behaviour with the veto off: dead the moment it wakes.
+  const plain = new Rig({ suspicionLivenessVeto: false });
+  plain.accuse();
+  plain.wakeAt(WAKE_MS);
+  assert.equal(plain.deathAt(), WAKE_MS);
+  assert.equal(plain.a.stats().lateSuspicionChecks, 0);
 });
