@@ -23,8 +23,8 @@ import {
   type TransportConn,
   type TransportOptions,
 } from "../src/transport.ts";
-import { getLogger } from "@logtape/logtape";
 import type { BunNet, TcpHandlers, TcpSocket } from "./_bun_types.ts";
+import { logRecvBuffer, UDP_RECV_BUFFER_BYTES } from "./_recv_buffer.ts";
 
 /** Datagrams held while Bun's send buffer is full; beyond it they drop (and count). */
 export const BUN_SEND_QUEUE_MAX = 1024;
@@ -187,14 +187,9 @@ function attach(s: TcpSocket, remote: Address): SocketBridge {
   return b;
 }
 
-/**
- * memberlist asks for a 2 MB UDP receive buffer (`setUDPRecvBuf` in
- * net_transport.go: 2 MB, halving on failure), so a member starved of CPU
- * queues gossip instead of dropping it; the kernel default is ~208 KiB.
- * `Bun.udpSocket` has no option for it, so set SO_RCVBUF on its fd through
- * `bun:ffi`. Best effort: any failure keeps the default.
- */
-export const UDP_RECV_BUFFER_BYTES = 2 * 1024 * 1024;
+// UDP_RECV_BUFFER_BYTES (memberlist's setUDPRecvBuf): `Bun.udpSocket` has no
+// option for it, so set SO_RCVBUF on its fd through `bun:ffi`. Best effort:
+// any failure keeps the default.
 
 // The slice of `bun:ffi` used here, declared structurally (see _bun_types.ts).
 interface BunFfi {
@@ -238,17 +233,4 @@ async function raiseRecvBuffer(fd: number | undefined): Promise<number> {
     // No FFI (or another libc name): the kernel default stays.
   }
   return 0;
-}
-
-// memberlist fails the transport when no size works; we keep the kernel
-// default instead (the larger buffer only absorbs bursts) and say so, once.
-let warnedRecvBuffer = false;
-function logRecvBuffer(bytes: number): void {
-  const logger = getLogger(["grapevine", "transport"]);
-  if (bytes > 0) logger.debug`UDP receive buffer set to ${bytes} bytes`;
-  else if (!warnedRecvBuffer) {
-    warnedRecvBuffer = true;
-    logger
-      .warn`Could not raise the UDP receive buffer to ${UDP_RECV_BUFFER_BYTES} bytes: the kernel default stays (raise net.core.rmem_default)`;
-  }
 }

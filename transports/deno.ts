@@ -25,8 +25,8 @@ import {
   type TransportConn,
   type TransportOptions,
 } from "../src/transport.ts";
-import { getLogger } from "@logtape/logtape";
 import type { DenoNet, TcpConn } from "./_deno_types.ts";
+import { logRecvBuffer, UDP_RECV_BUFFER_BYTES } from "./_recv_buffer.ts";
 
 /** What the fallback prints, once per process. */
 export const UNSTABLE_NET_NOTICE =
@@ -203,17 +203,12 @@ function wrapTcp(
   return conn;
 }
 
-/**
- * memberlist asks for a 2 MB UDP receive buffer (`setUDPRecvBuf` in
- * net_transport.go: 2 MB, halving on failure), so a member starved of CPU
- * queues gossip instead of dropping it; the kernel default is ~208 KiB.
- * `Deno.listenDatagram` has no option and exposes no fd (and Deno's
- * `node:dgram` `setRecvBufferSize` reports the size without applying it:
- * `ss -uam` shows the default), so on Linux find the socket's fd through
- * /proc and set SO_RCVBUF with `Deno.dlopen`. Best effort: without
- * --allow-ffi/--allow-read, or off Linux, the kernel default stays.
- */
-export const UDP_RECV_BUFFER_BYTES = 2 * 1024 * 1024;
+// UDP_RECV_BUFFER_BYTES (memberlist's setUDPRecvBuf): `Deno.listenDatagram`
+// has no option and exposes no fd (and Deno's `node:dgram`
+// `setRecvBufferSize` reports the size without applying it: `ss -uam` shows
+// the default), so on Linux find the socket's fd through /proc and set
+// SO_RCVBUF with `Deno.dlopen`. Best effort: without --allow-ffi/--allow-read,
+// or off Linux, the kernel default stays.
 
 // The slice of Deno's FFI and file APIs used here, declared structurally.
 interface DenoFfi {
@@ -288,18 +283,5 @@ function raiseRecvBuffer(port: number): number {
   } catch {
     // No --allow-ffi / --allow-read, or no glibc: the kernel default stays.
     return 0;
-  }
-}
-
-// memberlist fails the transport when no size works; we keep the kernel
-// default instead (the larger buffer only absorbs bursts) and say so, once.
-let warnedRecvBuffer = false;
-function logRecvBuffer(bytes: number): void {
-  const logger = getLogger(["grapevine", "transport"]);
-  if (bytes > 0) logger.debug`UDP receive buffer set to ${bytes} bytes`;
-  else if (!warnedRecvBuffer) {
-    warnedRecvBuffer = true;
-    logger
-      .warn`Could not raise the UDP receive buffer to ${UDP_RECV_BUFFER_BYTES} bytes: the kernel default stays (raise net.core.rmem_default)`;
   }
 }

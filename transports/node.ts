@@ -23,6 +23,7 @@ import {
   type TransportConn,
   type TransportOptions,
 } from "../src/transport.ts";
+import { UDP_RECV_BUFFER_BYTES } from "./_recv_buffer.ts";
 
 /**
  * Bind a transport on `node:dgram` and `node:net`.
@@ -64,7 +65,7 @@ export async function nodeTransport(
     // failure, so a member starved of CPU queues gossip instead of dropping
     // it (the kernel default is ~208 KiB). Deno's node:dgram accepts the call
     // without applying it; Node and Bun apply it.
-    for (let size = 2 * 1024 * 1024; size > 0; size >>= 1) {
+    for (let size = UDP_RECV_BUFFER_BYTES; size > 0; size >>= 1) {
       try {
         s.setRecvBufferSize(size);
         break;

@@ -29,6 +29,7 @@ import {
   runCampaignSeed,
 } from "./campaign.ts";
 import { profileConfig } from "../config.ts";
+import { wholeNumberFlag } from "./_flags.ts";
 
 /** Prefix of the result lines a child process prints for its parent. */
 const JSON_PREFIX = "CAMPAIGN_RESULT ";
@@ -59,9 +60,9 @@ export async function campaignMain(argv: string[]): Promise<number> {
     },
   });
   const options: CampaignOptions = {
-    members: whole("members", values.members ?? "50", 3),
+    members: wholeNumberFlag("members", values.members ?? "50", 3),
     lossRate: rate(values.loss ?? "0.2"),
-    faultMs: whole("fault-s", values["fault-s"] ?? "180", 1) * 1_000,
+    faultMs: wholeNumberFlag("fault-s", values["fault-s"] ?? "180", 1) * 1_000,
   };
   const modes = (values.modes ?? CAMPAIGN_MODES.join(",")).split(",").map(
     (m) => {
@@ -77,11 +78,14 @@ export async function campaignMain(argv: string[]): Promise<number> {
     return aggregate(values.aggregate, modes, options);
   }
   if (values.seed !== undefined) {
-    return replay(whole("seed", values.seed, 0), modes, options);
+    return replay(wholeNumberFlag("seed", values.seed, 0), modes, options);
   }
-  const count = whole("seeds", values.seeds ?? "100", 1);
-  const first = whole("first", values.first ?? "1", 0);
-  const workers = Math.min(count, whole("workers", values.workers ?? "1", 1));
+  const count = wholeNumberFlag("seeds", values.seeds ?? "100", 1);
+  const first = wholeNumberFlag("first", values.first ?? "1", 0);
+  const workers = Math.min(
+    count,
+    wholeNumberFlag("workers", values.workers ?? "1", 1),
+  );
   const summaries = new Map(modes.map((m) => [m, emptySummary(m)]));
   const started = performance.now();
   const isChild = values.child === true;
@@ -283,18 +287,6 @@ async function runWorkers(
     );
   }
   await Promise.all(jobs);
-}
-
-function whole(flag: string, text: string, min: number): number {
-  const n = Number(text);
-  if (!Number.isSafeInteger(n) || n < min) {
-    throw new RangeError(
-      `Invalid --${flag}: ${
-        JSON.stringify(text)
-      } must be a whole number ≥ ${min}`,
-    );
-  }
-  return n;
 }
 
 function rate(text: string): number {

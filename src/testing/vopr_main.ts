@@ -28,6 +28,7 @@ import {
   runVoprSeed,
   type VoprOptions,
 } from "./vopr.ts";
+import { wholeNumberFlag } from "./_flags.ts";
 
 /**
  * Run the CLI.
@@ -50,7 +51,7 @@ export function main(argv: string[]): number | Promise<number> {
   });
   const options: VoprOptions = {};
   if (values.members !== undefined) {
-    options.members = wholeNumber("members", values.members, 2);
+    options.members = wholeNumberFlag("members", values.members, 2);
   }
   if (values.profile !== undefined) {
     if (!["lan", "local", "wan"].includes(values.profile)) {
@@ -61,7 +62,7 @@ export function main(argv: string[]): number | Promise<number> {
     options.profile = values.profile as ProfileName;
   }
   if (values.seed !== undefined) {
-    const r = runVoprSeed(wholeNumber("seed", values.seed, 0), {
+    const r = runVoprSeed(wholeNumberFlag("seed", values.seed, 0), {
       ...options,
       traceLines: 400,
     });
@@ -77,8 +78,8 @@ export function main(argv: string[]): number | Promise<number> {
     );
     return 0;
   }
-  const count = wholeNumber("seeds", values.seeds ?? "100", 1);
-  const first = wholeNumber("first", values.first ?? "1", 0);
+  const count = wholeNumberFlag("seeds", values.seeds ?? "100", 1);
+  const first = wholeNumberFlag("first", values.first ?? "1", 0);
   const started = performance.now();
   let done = 0;
   const summary = runVopr(first, count, {
@@ -109,18 +110,6 @@ export function main(argv: string[]): number | Promise<number> {
       } virtual s in ${wallS.toFixed(1)} s`,
   );
   return summary.failures.length === 0 ? 0 : 1;
-}
-
-function wholeNumber(flag: string, text: string, min: number): number {
-  const n = Number(text);
-  if (!Number.isSafeInteger(n) || n < min) {
-    throw new RangeError(
-      `Invalid --${flag}: ${
-        JSON.stringify(text)
-      } must be a whole number ≥ ${min}`,
-    );
-  }
-  return n;
 }
 
 if (import.meta.main) {
